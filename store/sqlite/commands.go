@@ -1,0 +1,253 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openrender/openrender/store"
+)
+
+const commandColumns = `id, account_id, command_type, status, request, spec, outputs,
+	error_status, error_message, total_processing_seconds, ffmpeg_run_seconds,
+	created_at, updated_at, claimed_at, finished_at,
+	lease_owner, lease_expires_at, attempts, lost_leases`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanCommand(r rowScanner) (*store.Command, error) {
+	var (
+		c                                   store.Command
+		request, spec, outputs              []byte
+		total, ffmpeg                       sql.NullFloat64
+		created, updated, claimed, finished int64
+		leaseExpires                        int64
+	)
+	if err := r.Scan(&c.ID, &c.AccountID, &c.Type, &c.Status, &request, &spec, &outputs,
+		&c.ErrorStatus, &c.ErrorMessage, &total, &ffmpeg,
+		&created, &updated, &claimed, &finished,
+		&c.LeaseOwner, &leaseExpires, &c.Attempts, &c.LostLeases); err != nil {
+		return nil, err
+	}
+	c.Request = json.RawMessage(request)
+	if err := json.Unmarshal(spec, &c.Spec); err != nil {
+		return nil, fmt.Errorf("sqlite: command %s has a corrupt spec: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(outputs, &c.Outputs); err != nil {
+		return nil, fmt.Errorf("sqlite: command %s has corrupt outputs: %w", c.ID, err)
+	}
+	if total.Valid {
+		c.TotalProcessingSeconds = &total.Float64
+	}
+	if ffmpeg.Valid {
+		c.FFmpegRunSeconds = &ffmpeg.Float64
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.ClaimedAt, c.FinishedAt = fromMicros(claimed), fromMicros(finished)
+	c.LeaseExpiresAt = fromMicros(leaseExpires)
+	return &c, nil
+}
+
+// CreateCommand implements store.Commands.
+func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
+	if c.Status != store.StatusQueued {
+		return fmt.Errorf("sqlite: a new command must be QUEUED, not %s", c.Status)
+	}
+	spec, err := json.Marshal(c.Spec)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode spec: %w", err)
+	}
+	outputs, err := json.Marshal(c.Outputs)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode outputs: %w", err)
+	}
+	if c.Outputs == nil {
+		outputs = []byte("[]")
+	}
+	request := []byte(c.Request)
+	if len(request) == 0 {
+		request = []byte("{}")
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO commands
+		(id, account_id, command_type, status, request, spec, outputs, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs, micros(c.CreatedAt), micros(c.UpdatedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: command %s exists: %w", c.ID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create command: %w", err)
+	}
+	return nil
+}
+
+// GetCommand implements store.Commands.
+func (s *Store) GetCommand(ctx context.Context, id string) (*store.Command, error) {
+	c, err := scanCommand(s.read.QueryRowContext(ctx, `SELECT `+commandColumns+` FROM commands WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get command: %w", err)
+	}
+	return c, nil
+}
+
+// ListCommands implements store.Commands.
+func (s *Store) ListCommands(ctx context.Context, q store.CommandQuery) ([]*store.Command, error) {
+	query := `SELECT ` + commandColumns + ` FROM commands WHERE account_id = ?`
+	args := []any{q.AccountID}
+	if q.Status != "" {
+		query += ` AND status = ?`
+		args = append(args, q.Status)
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
+	args = append(args, q.Limit, q.Offset)
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list commands: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Command
+	for rows.Next() {
+		c, err := scanCommand(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list commands: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ClaimCommand implements store.Commands. One conditional UPDATE decides
+// the claim, so two workers (or two processes) racing for a command can't
+// both win: SQLite runs writes one at a time.
+func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*store.Command, error) {
+	now := micros(l.Now)
+	c, err := scanCommand(s.write.QueryRowContext(ctx, `UPDATE commands SET
+			status = 'PROCESSING',
+			lease_owner = ?, lease_expires_at = ?,
+			claimed_at = ?, updated_at = ?,
+			attempts = attempts + 1,
+			lost_leases = lost_leases + (status = 'PROCESSING')
+		WHERE id = ? AND (status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= ?))
+		RETURNING `+commandColumns,
+		l.Owner, micros(l.ExpiresAt), now, now, id, now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.notClaimableOrNotFound(ctx, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim command: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Store) notClaimableOrNotFound(ctx context.Context, id string) error {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM commands WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return store.ErrNotClaimable
+}
+
+// RenewLease implements store.Commands.
+func (s *Store) RenewLease(ctx context.Context, id string, l store.Lease) error {
+	return s.ownedUpdate(ctx, `UPDATE commands SET lease_expires_at = ? WHERE id = ? AND status = 'PROCESSING' AND lease_owner = ?`,
+		micros(l.ExpiresAt), id, l.Owner)
+}
+
+// ReleaseCommand implements store.Commands.
+func (s *Store) ReleaseCommand(ctx context.Context, id, owner string, now time.Time) error {
+	return s.ownedUpdate(ctx, `UPDATE commands SET status = 'QUEUED', lease_owner = '', lease_expires_at = 0, updated_at = ?
+		WHERE id = ? AND status = 'PROCESSING' AND lease_owner = ?`,
+		micros(now), id, owner)
+}
+
+// ownedUpdate runs an UPDATE guarded by the lease owner and turns "no row
+// changed" into ErrLeaseLost.
+func (s *Store) ownedUpdate(ctx context.Context, query string, args ...any) error {
+	res, err := s.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// FinishCommand implements store.Commands.
+func (s *Store) FinishCommand(ctx context.Context, id, owner string, o store.Outcome) error {
+	if !o.Status.Final() {
+		return fmt.Errorf("sqlite: finish with non-final status %s", o.Status)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish command: %w", err)
+	}
+	defer tx.Rollback()
+	fin := micros(o.FinishedAt)
+	res, err := tx.ExecContext(ctx, `UPDATE commands SET
+			status = ?, error_status = ?, error_message = ?,
+			total_processing_seconds = ?, ffmpeg_run_seconds = ?,
+			finished_at = ?, updated_at = ?, lease_owner = '', lease_expires_at = 0
+		WHERE id = ? AND status = 'PROCESSING' AND lease_owner = ?`,
+		o.Status, o.ErrorStatus, o.ErrorMessage, o.TotalProcessingSeconds, o.FFmpegRunSeconds,
+		fin, fin, id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish command: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrLeaseLost
+	}
+	for _, f := range o.Files {
+		if err := insertFile(ctx, tx, f); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: finish command: %w", err)
+	}
+	return nil
+}
+
+// ClaimableCommands implements store.Commands.
+func (s *Store) ClaimableCommands(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM commands
+		WHERE status IN ('QUEUED', 'PROCESSING') AND (status = 'QUEUED' OR lease_expires_at <= ?)
+		ORDER BY created_at, id LIMIT ?`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claimable commands: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ExpireLeases implements store.Commands.
+func (s *Store) ExpireLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE commands SET lease_expires_at = ?
+		WHERE lease_owner = ? AND status = 'PROCESSING' AND lease_expires_at > ?`,
+		micros(now), owner, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -1,0 +1,264 @@
+// Package store defines OpenRender's state store: the durable source of truth
+// for accounts, API keys, commands, their leases and their output files.
+//
+// The package holds only the portable types, the Store interface and a URL
+// registry (see Open). Implementations live in sub-packages (store/sqlite, and
+// later others) and register themselves from an init function, so a program
+// links only the drivers it blank-imports, as gocloud.dev does for blobs.
+// Every implementation must pass the conformance suite in store/storetest.
+//
+// Who owns a running command is decided here, by leases: a worker claims a
+// command with ClaimCommand, keeps the lease alive with RenewLease while
+// ffmpeg runs, and records the result with FinishCommand. Each of those is a
+// conditional write on the lease owner, so a worker that lost its lease (it
+// stalled and another worker took the command over) can never record a
+// result, and a command finishes exactly once.
+//
+// Times are passed in by the caller rather than read from a clock inside the
+// store, so that the engine's injectable clock also drives lease expiry and
+// the conformance suite can test expiry without sleeping.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/openrender/openrender/media"
+)
+
+// Errors every implementation returns (possibly wrapped), so that callers can
+// branch with errors.Is.
+var (
+	// ErrNotFound: no record with that id (or key hash).
+	ErrNotFound = errors.New("store: not found")
+	// ErrNotClaimable: the command is finished, or held by a live lease.
+	ErrNotClaimable = errors.New("store: command is not claimable")
+	// ErrLeaseLost: the caller no longer holds the command's lease.
+	ErrLeaseLost = errors.New("store: lease lost")
+	// ErrConflict: the write would break a uniqueness rule (for example an
+	// API key already given to another account).
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Status is a command's place in its life: QUEUED → PROCESSING → SUCCESS or
+// FAILED. It only moves forward, except that a PROCESSING command whose
+// worker shut down gracefully goes back to QUEUED (it never ran to the end).
+type Status string
+
+// The command statuses, spelled exactly as the HTTP contract spells them.
+const (
+	StatusQueued     Status = "QUEUED"
+	StatusProcessing Status = "PROCESSING"
+	StatusSuccess    Status = "SUCCESS"
+	StatusFailed     Status = "FAILED"
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusQueued, StatusProcessing, StatusSuccess, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Final reports whether s is SUCCESS or FAILED.
+func (s Status) Final() bool { return s == StatusSuccess || s == StatusFailed }
+
+// CommandType tells a single command from a chain or a batch member.
+type CommandType string
+
+// The command types of the contract.
+const (
+	TypeFFmpegCommand   CommandType = "FFMPEG_COMMAND"
+	TypeChainedCommand  CommandType = "CHAINED_COMMAND"
+	TypeMultipleCommand CommandType = "MULTIPLE_COMMAND"
+)
+
+// FileStatus is the state of a stored file.
+type FileStatus string
+
+// The file statuses of the contract.
+const (
+	FileProcessing FileStatus = "PROCESSING"
+	FileStored     FileStatus = "STORED"
+	FileFailed     FileStatus = "FAILED"
+)
+
+// Account owns keys, commands and files; nothing is visible across accounts.
+type Account struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// CommandSpec is what the engine runs, as validated at submit time. It is
+// stored with the command so that any worker, on any node, can run it.
+type CommandSpec struct {
+	InputFiles     map[string]string `json:"input_files"`
+	OutputFiles    map[string]string `json:"output_files"`
+	FFmpegCommands []string          `json:"ffmpeg_commands"`
+	Metadata       map[string]any    `json:"metadata,omitempty"`
+	WebhookURL     string            `json:"webhook_url,omitempty"`
+	// MaxRunSeconds bounds how long ffmpeg may run, in seconds.
+	MaxRunSeconds float64 `json:"max_run_seconds"`
+}
+
+// OutputRef names one declared output and the file id reserved for it at
+// submit time, so that a command's output file ids never change.
+type OutputRef struct {
+	Alias    string `json:"alias"`
+	FileID   string `json:"file_id"`
+	FileName string `json:"file_name"`
+}
+
+// Command is one accepted command and everything known about its run.
+type Command struct {
+	ID        string
+	AccountID string
+	Type      CommandType
+	Status    Status
+	// Request is the request body exactly as the client sent it; the API
+	// echoes it as original_request.
+	Request json.RawMessage
+	Spec    CommandSpec
+	Outputs []OutputRef
+
+	ErrorStatus  string
+	ErrorMessage string
+	// Timings are nil until the command is finished.
+	TotalProcessingSeconds *float64
+	FFmpegRunSeconds       *float64
+
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ClaimedAt  time.Time // zero until first claimed; the latest claim after that
+	FinishedAt time.Time // zero until finished
+
+	// Lease state. LeaseOwner is empty unless PROCESSING.
+	LeaseOwner     string
+	LeaseExpiresAt time.Time
+	// Attempts counts claims; LostLeases counts claims that took the
+	// command over from a worker whose lease had expired.
+	Attempts   int
+	LostLeases int
+}
+
+// File is one stored file: a command's output (CommandID and Alias set) or,
+// later, a file uploaded or fetched through the files API.
+type File struct {
+	ID        string
+	AccountID string
+	CommandID string
+	Alias     string
+	FileName  string
+	// BlobKey is where the bytes live in the engine's bucket.
+	BlobKey     string
+	Status      FileStatus
+	SizeBytes   int64
+	Info        media.Info
+	IsDeleted   bool
+	OriginalURL string
+
+	ErrorStatus  string
+	ErrorMessage string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Lease is a claim on a command: Owner holds it until ExpiresAt. Now is the
+// caller's clock reading, used to judge whether an older lease has expired
+// and, for a claim, as the write time. Renewing a lease does not change the
+// command's UpdatedAt: a heartbeat is not a change a client can see.
+type Lease struct {
+	Owner     string
+	Now       time.Time
+	ExpiresAt time.Time
+}
+
+// Outcome is how a run ended, recorded atomically by FinishCommand together
+// with the output files it stored.
+type Outcome struct {
+	Status                 Status // StatusSuccess or StatusFailed
+	ErrorStatus            string
+	ErrorMessage           string
+	TotalProcessingSeconds float64
+	FFmpegRunSeconds       float64
+	Files                  []*File
+	FinishedAt             time.Time
+}
+
+// CommandQuery selects a page of an account's commands, newest first.
+type CommandQuery struct {
+	AccountID string
+	Status    Status // empty: any
+	Limit     int
+	Offset    int
+}
+
+// Accounts stores accounts and the hashes of their API keys. Keys themselves
+// are never stored.
+type Accounts interface {
+	// EnsureAccount returns the account with that name, creating it if needed.
+	EnsureAccount(ctx context.Context, name string, now time.Time) (*Account, error)
+	// AddAPIKey gives a key hash to an account. Adding the same hash to the
+	// same account again is a no-op; to another account, ErrConflict.
+	AddAPIKey(ctx context.Context, accountID string, keyHash []byte, now time.Time) error
+	// AccountByKeyHash finds the account a key hash belongs to, or ErrNotFound.
+	AccountByKeyHash(ctx context.Context, keyHash []byte) (*Account, error)
+	// CountAPIKeys counts the keys of every account.
+	CountAPIKeys(ctx context.Context) (int, error)
+}
+
+// Commands stores commands and decides, through leases, who runs them.
+type Commands interface {
+	// CreateCommand records a new QUEUED command. When it returns nil the
+	// command is durable: it survives a crash of the process that same instant.
+	CreateCommand(ctx context.Context, c *Command) error
+	// GetCommand returns any account's command; callers check AccountID.
+	GetCommand(ctx context.Context, id string) (*Command, error)
+	// ListCommands returns a page of one account's commands, newest first.
+	ListCommands(ctx context.Context, q CommandQuery) ([]*Command, error)
+
+	// ClaimCommand moves a QUEUED command, or a PROCESSING one whose lease
+	// expired at or before l.Now, to PROCESSING under l, and returns it as
+	// claimed. Taking over an expired lease increments LostLeases. Any other
+	// state gives ErrNotClaimable (ErrNotFound for an unknown id).
+	ClaimCommand(ctx context.Context, id string, l Lease) (*Command, error)
+	// RenewLease extends the lease l.Owner holds, or returns ErrLeaseLost.
+	RenewLease(ctx context.Context, id string, l Lease) error
+	// ReleaseCommand puts a command its owner did not finish back to QUEUED
+	// (a graceful shutdown), or returns ErrLeaseLost.
+	ReleaseCommand(ctx context.Context, id, owner string, now time.Time) error
+	// FinishCommand records the outcome and inserts o.Files in one
+	// transaction, if owner still holds the lease; otherwise ErrLeaseLost and
+	// nothing is written.
+	FinishCommand(ctx context.Context, id, owner string, o Outcome) error
+	// ClaimableCommands lists, oldest first, the ids of commands that
+	// ClaimCommand would accept at now: QUEUED ones and PROCESSING ones whose
+	// lease has expired. Recovery sweeps hand these to the queue.
+	ClaimableCommands(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ExpireLeases ends every lease held by owner at now, so the commands it
+	// held become claimable at once. The engine calls it when it knows that
+	// owner's process is dead. It returns how many leases it ended.
+	ExpireLeases(ctx context.Context, owner string, now time.Time) (int, error)
+}
+
+// Files stores file records. Bytes live in blob storage, not here.
+type Files interface {
+	// GetFile returns any account's file; callers check AccountID.
+	GetFile(ctx context.Context, id string) (*File, error)
+	// CommandFiles returns the files of the given commands, in no set order.
+	CommandFiles(ctx context.Context, commandIDs ...string) ([]*File, error)
+}
+
+// Store is the whole state store.
+type Store interface {
+	Accounts
+	Commands
+	Files
+	// Close releases the store's resources.
+	Close() error
+}

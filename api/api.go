@@ -1,0 +1,132 @@
+// Package api holds the JSON shapes of OpenRender's HTTP contract (the
+// RenderIO/Rendi API): the command and file objects, list pages and the
+// error body. The HTTP handlers, the webhook payloads and the Go client all
+// use these types, so the object a client polls and the object a webhook
+// carries can't drift apart.
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/openrender/openrender/media"
+)
+
+// TimeFormat is how times appear on the wire: RFC 3339, UTC, milliseconds.
+// (Nanosecond fractions break some clients' ISO parsers.)
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Time marshals as TimeFormat in UTC.
+type Time time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(TimeFormat) + `"`), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it accepts any RFC 3339 time.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	*t = Time(v)
+	return nil
+}
+
+// RunCommandRequest is the body of POST /api/v1/run-ffmpeg-command.
+// Unknown fields are ignored, as the contract requires.
+type RunCommandRequest struct {
+	InputFiles    map[string]string `json:"input_files"`
+	OutputFiles   map[string]string `json:"output_files"`
+	FFmpegCommand *string           `json:"ffmpeg_command"`
+	Metadata      map[string]any    `json:"metadata,omitempty"`
+	WebhookURL    *string           `json:"webhook_url,omitempty"`
+	// MaxCommandRunSeconds bounds ffmpeg's run time; the server's default
+	// applies when it is absent.
+	MaxCommandRunSeconds *float64 `json:"max_command_run_seconds,omitempty"`
+}
+
+// CommandID is the answer to a submit.
+type CommandID struct {
+	CommandID string `json:"command_id"`
+}
+
+// Command is the command object: what GET /api/v1/commands/{id} returns and
+// what a webhook carries in "data".
+type Command struct {
+	CommandID   string `json:"command_id"`
+	Status      string `json:"status"`
+	CommandType string `json:"command_type"`
+	// The timings are present once the command has finished.
+	TotalProcessingSeconds  *float64 `json:"total_processing_seconds,omitempty"`
+	FFmpegCommandRunSeconds *float64 `json:"ffmpeg_command_run_seconds,omitempty"`
+	// The error fields are present only when FAILED.
+	ErrorStatus     string                `json:"error_status,omitempty"`
+	ErrorMessage    string                `json:"error_message,omitempty"`
+	Metadata        map[string]any        `json:"metadata,omitempty"`
+	OriginalRequest json.RawMessage       `json:"original_request"`
+	OutputFiles     map[string]OutputFile `json:"output_files"`
+	CreatedAt       Time                  `json:"created_at"`
+	UpdatedAt       Time                  `json:"updated_at"`
+}
+
+// OutputFile is an entry of a command's output_files. StorageURL is null
+// until the file is stored; FileID is known from submission on.
+type OutputFile struct {
+	FileID     string  `json:"file_id"`
+	StorageURL *string `json:"storage_url"`
+	Status     string  `json:"status"`
+	FileName   string  `json:"filename"`
+	SizeMBytes float64 `json:"size_mbytes"`
+	IsDeleted  bool    `json:"is_deleted"`
+	media.Info
+}
+
+// CommandList is the answer to GET /api/v1/commands.
+type CommandList struct {
+	Commands []Command `json:"commands"`
+	Limit    int       `json:"limit"`
+	Offset   int       `json:"offset"`
+}
+
+// Error is the body of every 4xx and 5xx answer.
+type Error struct {
+	Error   string        `json:"error"`
+	Message string        `json:"message"`
+	Detail  []ErrorDetail `json:"detail,omitempty"`
+}
+
+// ErrorDetail names one field at fault, FastAPI-style.
+type ErrorDetail struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+// The error codes of the contract.
+const (
+	CodeInvalidRequest   = "INVALID_REQUEST"
+	CodeUnauthorized     = "UNAUTHORIZED"
+	CodeNotFound         = "NOT_FOUND"
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	CodePayloadTooLarge  = "PAYLOAD_TOO_LARGE"
+	CodeValidationError  = "VALIDATION_ERROR"
+	CodeRateLimited      = "RATE_LIMITED"
+	CodeInternalError    = "INTERNAL_ERROR"
+)
+
+// SizeMBytes converts a byte count to the contract's size_mbytes:
+// mebibytes, rounded to 4 decimals so small files don't show as 0.
+func SizeMBytes(n int64) float64 {
+	const mib = 1 << 20
+	v := float64(n) / mib
+	return float64(int64(v*10000+0.5)) / 10000
+}

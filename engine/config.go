@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/openrender/openrender/queue"
+	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/store"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultLeaseDuration is how long a claim on a command lasts without a
+	// heartbeat. A command whose worker died is taken over this long after
+	// its last heartbeat, however long the command itself runs.
+	DefaultLeaseDuration = 30 * time.Second
+	// DefaultMaxWorkerLosses is how many times a command may lose its
+	// worker before it ends FAILED with WORKER_LOST (a command that kills
+	// every worker that runs it must not loop forever).
+	DefaultMaxWorkerLosses = 3
+	// DefaultRunTimeout applies when a request has no max_command_run_seconds.
+	DefaultRunTimeout = 600 * time.Second
+	// DefaultMaxRunTimeout is the largest max_command_run_seconds a request may ask for.
+	DefaultMaxRunTimeout = 3600 * time.Second
+	// DefaultMaxInputBytes caps each downloaded input.
+	DefaultMaxInputBytes = 4 << 30
+	// DefaultMaxOutputBytes caps each output file.
+	DefaultMaxOutputBytes = 8 << 30
+	// DefaultDownloadTimeout bounds each input download, start to end.
+	DefaultDownloadTimeout = 10 * time.Minute
+	// DefaultStorageURLTTL is how long a storage_url link stays valid.
+	DefaultStorageURLTTL = 24 * time.Hour
+	// DefaultStderrTailBytes is how much of ffmpeg's stderr is kept.
+	DefaultStderrTailBytes = 4 << 10
+)
+
+// Config configures an Engine. Store and Storage are required; every other
+// field has a default, stated on the field.
+type Config struct {
+	// Store is the state store, the source of truth. Required.
+	Store store.Store
+	// Storage holds output bytes. Required.
+	Storage storage.Storage
+	// Queue carries accepted command ids to workers. Default: an
+	// in-process queue.Memory.
+	Queue queue.Queue
+
+	// WorkDir holds each running command's inputs and outputs, in
+	// WorkDir/<node id>/<command id>. Default: <os.TempDir()>/openrender-work.
+	WorkDir string
+	// NodeID names this engine process in leases and logs; it must be
+	// unique among processes sharing a store. Letters, digits, '.', '_'
+	// and '-'. Default: the host name and a random suffix.
+	NodeID string
+	// Workers is how many commands run at once. Default: runtime.NumCPU().
+	Workers int
+
+	// LeaseDuration: see DefaultLeaseDuration.
+	LeaseDuration time.Duration
+	// HeartbeatInterval is how often a running command's lease is renewed.
+	// Default: LeaseDuration / 3.
+	HeartbeatInterval time.Duration
+	// SweepInterval is how often the engine looks for commands that no
+	// queue delivered (their submitter died, or their worker's lease
+	// expired) and for dead engine processes on this host. Default:
+	// LeaseDuration / 2.
+	SweepInterval time.Duration
+	// MaxWorkerLosses: see DefaultMaxWorkerLosses.
+	MaxWorkerLosses int
+
+	// DefaultRunTimeout: see the constant of the same name.
+	DefaultRunTimeout time.Duration
+	// MaxRunTimeout: see DefaultMaxRunTimeout.
+	MaxRunTimeout time.Duration
+	// MaxInputBytes: see DefaultMaxInputBytes.
+	MaxInputBytes int64
+	// MaxOutputBytes: see DefaultMaxOutputBytes.
+	MaxOutputBytes int64
+	// DownloadTimeout: see DefaultDownloadTimeout.
+	DownloadTimeout time.Duration
+	// AllowPrivateURLs lets inputs (and webhooks) reach loopback, private
+	// and link-local addresses. Off by default: on a server, those are the
+	// cloud metadata service and internal systems.
+	AllowPrivateURLs bool
+	// StorageURLTTL: see DefaultStorageURLTTL.
+	StorageURLTTL time.Duration
+
+	// FFmpegPath and FFprobePath default to the programs found on PATH.
+	FFmpegPath  string
+	FFprobePath string
+	// Runner runs ffmpeg. Default: ProcessRunner.
+	Runner Runner
+	// StderrTailBytes: see DefaultStderrTailBytes.
+	StderrTailBytes int
+
+	// Logger receives the engine's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Now is the engine's clock. Default: time.Now.
+	Now func() time.Time
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
+// withDefaults returns a copy of c with zero fields defaulted, or an error
+// naming the first field that can't work.
+func (c Config) withDefaults() (Config, error) {
+	if c.Store == nil {
+		return c, errors.New("engine: Config.Store is required")
+	}
+	if c.Storage == nil {
+		return c, errors.New("engine: Config.Storage is required")
+	}
+	if c.Queue == nil {
+		c.Queue = queue.NewMemory()
+	}
+	if c.WorkDir == "" {
+		c.WorkDir = filepath.Join(os.TempDir(), "openrender-work")
+	}
+	abs, err := filepath.Abs(c.WorkDir)
+	if err != nil {
+		return c, fmt.Errorf("engine: WorkDir: %w", err)
+	}
+	c.WorkDir = abs
+	if c.NodeID == "" {
+		c.NodeID = defaultNodeID()
+	}
+	if !nodeIDPattern.MatchString(c.NodeID) {
+		return c, fmt.Errorf("engine: NodeID %q: use 1-100 letters, digits, '.', '_' or '-'", c.NodeID)
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = DefaultLeaseDuration
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = c.LeaseDuration / 3
+	}
+	if c.HeartbeatInterval >= c.LeaseDuration {
+		return c, errors.New("engine: HeartbeatInterval must be shorter than LeaseDuration")
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = c.LeaseDuration / 2
+	}
+	if c.MaxWorkerLosses <= 0 {
+		c.MaxWorkerLosses = DefaultMaxWorkerLosses
+	}
+	if c.DefaultRunTimeout <= 0 {
+		c.DefaultRunTimeout = DefaultRunTimeout
+	}
+	if c.MaxRunTimeout <= 0 {
+		c.MaxRunTimeout = DefaultMaxRunTimeout
+	}
+	if c.MaxRunTimeout < c.DefaultRunTimeout {
+		c.MaxRunTimeout = c.DefaultRunTimeout
+	}
+	if c.MaxInputBytes <= 0 {
+		c.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.DownloadTimeout <= 0 {
+		c.DownloadTimeout = DefaultDownloadTimeout
+	}
+	if c.StorageURLTTL <= 0 {
+		c.StorageURLTTL = DefaultStorageURLTTL
+	}
+	if c.StderrTailBytes <= 0 {
+		c.StderrTailBytes = DefaultStderrTailBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Runner == nil {
+		c.Runner = ProcessRunner{}
+	}
+	return c, nil
+}
+
+// resolvePrograms finds ffmpeg and ffprobe. It runs at Start, not New, so
+// an API-only process needs neither.
+func (c *Config) resolvePrograms() error {
+	for _, p := range []struct {
+		field *string
+		name  string
+	}{{&c.FFmpegPath, "ffmpeg"}, {&c.FFprobePath, "ffprobe"}} {
+		if *p.field == "" {
+			*p.field = p.name
+		}
+		path, err := exec.LookPath(*p.field)
+		if err != nil {
+			return fmt.Errorf("engine: %s not found (install it, e.g. apt-get install -y ffmpeg): %w", p.name, err)
+		}
+		// An absolute path: ffmpeg runs with a minimal environment and a
+		// work dir as cwd, where a relative name would mean something else.
+		if path, err = filepath.Abs(path); err != nil {
+			return err
+		}
+		*p.field = path
+	}
+	return nil
+}
+
+func defaultNodeID() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 60 {
+		host = host[:60]
+	}
+	if host == "" {
+		host = "node"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/openrender/openrender/internal/fetch"
+	"github.com/openrender/openrender/media"
+	"github.com/openrender/openrender/queue"
+)
+
+// Engine accepts commands, runs them with ffmpeg on a pool of workers, and
+// stores their outputs. Create it with New, call Start to run workers (an
+// engine that is never started still accepts and serves commands: another
+// process's workers can run them), and Stop to shut down without losing
+// anything.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client // input downloads
+	prober *media.Prober
+
+	// finished wakes Wait callers when a command of this process ends.
+	finished *broadcaster
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	node     *nodeLock
+	accept   context.CancelFunc // stops workers taking new commands
+	hardStop context.CancelFunc // cancels running commands
+	workers  sync.WaitGroup
+	sweeper  sync.WaitGroup
+}
+
+// New checks cfg, applies defaults and returns an engine that is not yet
+// running workers.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg: cfg,
+		log: cfg.Logger.With("node", cfg.NodeID),
+		client: fetch.NewClient(fetch.Options{
+			AllowPrivate: cfg.AllowPrivateURLs,
+			UserAgent:    "OpenRender/1.0",
+		}),
+		finished: newBroadcaster(),
+	}
+	return e, nil
+}
+
+// Config returns the engine's configuration with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Start resumes unfinished work and starts the workers: every QUEUED
+// command, and every PROCESSING one whose lease has expired (or whose engine
+// process on this host is known to be dead), is queued again. It returns
+// once the workers are running; ctx only bounds that start-up.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("engine: already started")
+	}
+	if e.stopped {
+		return ErrStopped
+	}
+	if err := e.cfg.resolvePrograms(); err != nil {
+		return err
+	}
+	e.prober = &media.Prober{FFprobePath: e.cfg.FFprobePath}
+	if err := os.MkdirAll(e.nodeWorkDir(), 0o700); err != nil {
+		return fmt.Errorf("engine: work dir: %w", err)
+	}
+	node, err := lockNode(e.cfg.WorkDir, e.cfg.NodeID)
+	if err != nil {
+		return err
+	}
+	e.node = node
+	// Leases under our own id belong to an earlier process with the same
+	// id (a fixed --node-id after a crash): it is dead, since we hold its lock.
+	if _, err := e.cfg.Store.ExpireLeases(ctx, e.cfg.NodeID, e.cfg.Now()); err != nil {
+		node.release()
+		return fmt.Errorf("engine: take over earlier leases: %w", err)
+	}
+
+	// Resume before the workers start, so that what waited longest runs first.
+	if err := e.sweep(ctx); err != nil {
+		node.release()
+		return fmt.Errorf("engine: resume unfinished commands: %w", err)
+	}
+
+	acceptCtx, accept := context.WithCancel(context.Background())
+	runCtx, hardStop := context.WithCancel(context.Background())
+	e.accept, e.hardStop = accept, hardStop
+	for i := 0; i < e.cfg.Workers; i++ {
+		e.workers.Add(1)
+		go e.work(acceptCtx, runCtx)
+	}
+	e.sweeper.Add(1)
+	go e.sweepEvery(acceptCtx)
+	e.started = true
+	e.log.Info("engine started", "workers", e.cfg.Workers, "work_dir", e.cfg.WorkDir)
+	return nil
+}
+
+// Stop shuts the engine down: workers stop taking commands, running commands
+// may finish until ctx is done, then the rest are stopped and their leases
+// released, so that the next engine to start runs them at once. Stop does
+// not close the store, storage or queue: their owner does.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopped = true
+	started := e.started
+	e.mu.Unlock()
+	if !started {
+		return nil
+	}
+	e.accept()
+	done := make(chan struct{})
+	go func() {
+		e.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.log.Warn("shutdown grace period over: stopping running commands and releasing them")
+		e.hardStop()
+		<-done
+	}
+	e.hardStop()
+	e.sweeper.Wait()
+	e.node.release()
+	e.log.Info("engine stopped")
+	return nil
+}
+
+func (e *Engine) nodeWorkDir() string { return filepath.Join(e.cfg.WorkDir, e.cfg.NodeID) }
+
+// work is one worker: it takes ids from the queue and runs what it can claim.
+func (e *Engine) work(acceptCtx, runCtx context.Context) {
+	defer e.workers.Done()
+	for {
+		id, err := e.cfg.Queue.Pop(acceptCtx)
+		if err != nil {
+			if acceptCtx.Err() == nil && !errors.Is(err, queue.ErrClosed) {
+				e.log.Error("queue pop failed", "err", err)
+				sleepCtx(acceptCtx, time.Second)
+				continue
+			}
+			return
+		}
+		e.claimAndRun(runCtx, id)
+	}
+}
+
+// sweepEvery re-queues what no queue will deliver: commands whose submitter
+// died before pushing them, and commands whose worker's lease expired.
+func (e *Engine) sweepEvery(ctx context.Context) {
+	defer e.sweeper.Done()
+	t := time.NewTicker(e.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.sweep(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("recovery sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+const sweepPage = 1000
+
+func (e *Engine) sweep(ctx context.Context) error {
+	e.reapDeadNodes(ctx)
+	ids, err := e.cfg.Store.ClaimableCommands(ctx, e.cfg.Now(), sweepPage)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := e.cfg.Queue.Push(ctx, id); err != nil {
+			return err
+		}
+	}
+	if len(ids) > 0 {
+		e.log.Debug("queued claimable commands", "count", len(ids))
+	}
+	return nil
+}
+
+// reapDeadNodes ends the leases of engine processes on this host that died
+// without releasing them, so their commands run again at once instead of
+// after the lease expires. A process holds an exclusive lock on its node
+// file for its whole life; the kernel drops the lock when the process dies,
+// however it dies, so a lock we can take belongs to a dead process.
+func (e *Engine) reapDeadNodes(ctx context.Context) {
+	for _, dead := range deadNodes(e.cfg.WorkDir, e.cfg.NodeID) {
+		n, err := e.cfg.Store.ExpireLeases(ctx, dead.id, e.cfg.Now())
+		if err != nil {
+			e.log.Error("could not take over a dead engine's commands", "dead_node", dead.id, "err", err)
+			dead.release() // try again next sweep
+			continue
+		}
+		if n > 0 {
+			e.log.Warn("engine process died: taking over its commands", "dead_node", dead.id, "commands", n)
+		}
+		os.RemoveAll(filepath.Join(e.cfg.WorkDir, dead.id))
+		dead.remove()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

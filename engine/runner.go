@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RunSpec is one ffmpeg invocation.
+type RunSpec struct {
+	// Path is the program, an absolute path.
+	Path string
+	// Args are the arguments after the program name.
+	Args []string
+	// Dir is the working directory: the command's own work dir.
+	Dir string
+	// Env is the whole environment; nothing is inherited.
+	Env []string
+	// Timeout bounds the run; when it passes, the whole process group is
+	// killed and RunResult.TimedOut is set.
+	Timeout time.Duration
+	// StderrTailBytes is how much of the end of stderr to keep.
+	StderrTailBytes int
+}
+
+// RunResult is how a run ended.
+type RunResult struct {
+	// ExitCode is the exit status, or -1 if a signal ended the process.
+	ExitCode int
+	// Signal is the signal that ended the process, if one did.
+	Signal syscall.Signal
+	// TimedOut: Timeout passed and the process group was killed.
+	TimedOut bool
+	// StderrTail is the last StderrTailBytes of stderr.
+	StderrTail []byte
+	// Duration is the wall time from start to exit.
+	Duration time.Duration
+}
+
+// Runner runs a program to completion. The engine runs ffmpeg through it, so
+// a sandboxing runner can wrap the same spec.
+type Runner interface {
+	// Run starts the program and waits for it. A cancelled ctx kills the
+	// process group and returns ctx's error. An error means the program
+	// could not be run at all; a non-zero exit is a RunResult, not an error.
+	Run(ctx context.Context, spec RunSpec) (RunResult, error)
+}
+
+// ProcessRunner runs the program as a direct child in its own process group,
+// with stdin from /dev/null and the given environment only.
+type ProcessRunner struct{}
+
+// Run implements Runner.
+func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
+	runCtx := ctx
+	var cancel context.CancelFunc = func() {}
+	if spec.Timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+	}
+	defer cancel()
+
+	tail := &tailBuffer{max: spec.StderrTailBytes}
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Dir = spec.Dir
+	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{} // never inherit the engine's environment
+	}
+	cmd.Stdin = nil // /dev/null
+	cmd.Stdout = nil
+	cmd.Stderr = tail
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Its own process group, so one kill reaches anything it spawned.
+		Setpgid: true,
+		// If the engine dies, so does ffmpeg: a new engine will run the
+		// command again and must not find an orphan writing to its files.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return RunResult{}, err
+	}
+
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-runCtx.Done():
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		case <-done:
+		}
+	}()
+	waitErr := cmd.Wait()
+	close(done)
+
+	res := RunResult{Duration: time.Since(start), StderrTail: tail.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = ws.Signal()
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		res.TimedOut = true
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return res, waitErr
+	}
+	return res, nil
+}
+
+// tailBuffer keeps the last max bytes written to it. ffmpeg's stderr can run
+// to megabytes (-loglevel debug); only its end explains a failure.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	if t.max <= 0 {
+		return n, nil
+	}
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}

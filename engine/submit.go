@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/openrender/openrender/internal/fetch"
+	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/template"
+)
+
+// Limits on metadata, so that a command record stays small.
+const (
+	MaxMetadataKeys        = 10
+	MaxMetadataKeyBytes    = 64
+	MaxMetadataStringBytes = 1024
+)
+
+// SubmitRequest is a command to run, as a client sent it.
+type SubmitRequest struct {
+	InputFiles    map[string]string
+	OutputFiles   map[string]string
+	FFmpegCommand string
+	Metadata      map[string]any
+	WebhookURL    string
+	// MaxRunSeconds bounds ffmpeg's run time; zero means the default.
+	MaxRunSeconds float64
+	// OriginalRequest is the request body, echoed back as original_request.
+	OriginalRequest json.RawMessage
+}
+
+// Submit validates req, records it as a QUEUED command of the account and
+// queues it. When Submit returns, the command is durable: it will reach
+// SUCCESS or FAILED, through crashes and restarts. Invalid requests return a
+// *ValidationError naming every problem.
+func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest) (*store.Command, error) {
+	spec := template.Spec{
+		Commands:     []string{req.FFmpegCommand},
+		CommandField: "ffmpeg_command",
+		InputFiles:   req.InputFiles,
+		OutputFiles:  req.OutputFiles,
+	}
+	var problems template.Errors
+	if _, err := template.Parse(spec); err != nil {
+		if errs, ok := err.(template.Errors); ok {
+			problems = append(problems, errs...)
+		} else {
+			return nil, err
+		}
+	}
+	problems = append(problems, e.checkInputURLs(req.InputFiles)...)
+	problems = append(problems, checkMetadata(req.Metadata)...)
+	if req.WebhookURL != "" {
+		if err := fetch.CheckURL(req.WebhookURL, e.cfg.AllowPrivateURLs); err != nil {
+			problems = append(problems, fieldError(err.Error(), "body", "webhook_url"))
+		}
+	}
+	runSeconds := e.cfg.DefaultRunTimeout.Seconds()
+	if req.MaxRunSeconds != 0 {
+		max := e.cfg.MaxRunTimeout.Seconds()
+		if math.IsNaN(req.MaxRunSeconds) || req.MaxRunSeconds <= 0 || req.MaxRunSeconds > max {
+			problems = append(problems, fieldError(
+				fmt.Sprintf("max_command_run_seconds must be more than 0 and at most %g", max),
+				"body", "max_command_run_seconds"))
+		}
+		runSeconds = req.MaxRunSeconds
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+
+	now := e.cfg.Now()
+	cmd := &store.Command{
+		ID:        newID(),
+		AccountID: accountID,
+		Type:      store.TypeFFmpegCommand,
+		Status:    store.StatusQueued,
+		Request:   req.OriginalRequest,
+		Spec: store.CommandSpec{
+			InputFiles:     req.InputFiles,
+			OutputFiles:    req.OutputFiles,
+			FFmpegCommands: spec.Commands,
+			Metadata:       req.Metadata,
+			WebhookURL:     req.WebhookURL,
+			MaxRunSeconds:  runSeconds,
+		},
+		Outputs:   reserveOutputs(req.OutputFiles),
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if len(cmd.Request) == 0 {
+		cmd.Request = json.RawMessage("{}")
+	}
+	if err := e.cfg.Store.CreateCommand(ctx, cmd); err != nil {
+		return nil, fmt.Errorf("engine: record command: %w", err)
+	}
+	// The command is durable now. If the push fails, the recovery sweep
+	// finds the command in the store and queues it.
+	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
+		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
+	}
+	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)
+	return cmd, nil
+}
+
+func (e *Engine) checkInputURLs(inputs map[string]string) template.Errors {
+	var problems template.Errors
+	for _, alias := range sortedKeys(inputs) {
+		if err := fetch.CheckURL(inputs[alias], e.cfg.AllowPrivateURLs); err != nil {
+			problems = append(problems, fieldError(err.Error(), "body", "input_files", alias))
+		}
+	}
+	return problems
+}
+
+func checkMetadata(md map[string]any) template.Errors {
+	var problems template.Errors
+	if len(md) > MaxMetadataKeys {
+		problems = append(problems, fieldError(
+			fmt.Sprintf("metadata has %d keys; at most %d are allowed", len(md), MaxMetadataKeys), "body", "metadata"))
+	}
+	for _, k := range sortedKeys(md) {
+		if k == "" || len(k) > MaxMetadataKeyBytes || !utf8.ValidString(k) {
+			problems = append(problems, fieldError(
+				fmt.Sprintf("metadata keys must be 1 to %d bytes of UTF-8", MaxMetadataKeyBytes), "body", "metadata", k))
+			continue
+		}
+		switch v := md[k].(type) {
+		case string:
+			if len(v) > MaxMetadataStringBytes {
+				problems = append(problems, fieldError(
+					fmt.Sprintf("metadata string values may be at most %d bytes", MaxMetadataStringBytes), "body", "metadata", k))
+			}
+		case bool, float64, json.Number:
+		default:
+			problems = append(problems, fieldError(
+				"metadata values must be a string, a number or a boolean", "body", "metadata", k))
+		}
+	}
+	return problems
+}
+
+// reserveOutputs gives each declared output its file id now, so the ids a
+// client sees while the command is QUEUED are the ids it will download.
+func reserveOutputs(outputs map[string]string) []store.OutputRef {
+	refs := make([]store.OutputRef, 0, len(outputs))
+	for _, alias := range sortedKeys(outputs) {
+		refs = append(refs, store.OutputRef{Alias: alias, FileID: newID(), FileName: outputs[alias]})
+	}
+	return refs
+}
+
+func fieldError(msg string, loc ...any) template.FieldError {
+	return template.FieldError{Loc: loc, Msg: msg, Type: "value_error"}
+}
+
+// newID returns a UUIDv7: time-ordered, so new rows land at the end of the
+// store's indexes instead of at random places in them.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,181 @@
+// Package testutil holds what OpenRender's tests share: media generated with
+// ffmpeg's lavfi sources, a loopback file server, and an engine on a real
+// SQLite file and a real local bucket. Nothing here is a mock.
+package testutil
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openrender/openrender/engine"
+	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/store/sqlite"
+)
+
+// RequireFFmpeg skips the test when ffmpeg or ffprobe is missing. .ci/run
+// installs both, so in CI nothing is skipped.
+func RequireFFmpeg(t testing.TB) {
+	t.Helper()
+	for _, p := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (apt-get install -y ffmpeg)", p)
+		}
+	}
+}
+
+// Clip describes a generated test clip.
+type Clip struct {
+	Seconds int
+	Size    string // WxH
+	Rate    int
+	Audio   bool
+}
+
+var clipMu sync.Mutex
+
+// MakeClip writes an H.264 (+AAC) MP4 made from testsrc (and a sine tone)
+// into dir/name, once, and returns its path.
+func MakeClip(t testing.TB, dir, name string, c Clip) string {
+	t.Helper()
+	RequireFFmpeg(t)
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if c.Rate == 0 {
+		c.Rate = 30
+	}
+	args := []string{"-v", "error", "-y", "-f", "lavfi", "-i",
+		fmt.Sprintf("testsrc=duration=%d:size=%s:rate=%d", c.Seconds, c.Size, c.Rate)}
+	if c.Audio {
+		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:duration=%d", c.Seconds),
+			"-c:a", "aac", "-shortest")
+	}
+	args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path+".tmp.mp4")
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("generate %s: %v\n%s", name, err, out)
+	}
+	if err := os.Rename(path+".tmp.mp4", path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ServeDir serves dir over HTTP on 127.0.0.1 until the test ends.
+func ServeDir(t testing.TB, dir string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Env is an engine on a real SQLite file and a real file:// bucket in a
+// temporary directory.
+type Env struct {
+	Dir     string
+	Store   *sqlite.Store
+	Bucket  *storage.Bucket
+	Signer  *storage.LinkSigner
+	Engine  *engine.Engine
+	Account *store.Account
+	Key     string
+}
+
+// EnvOptions adjust NewEnv.
+type EnvOptions struct {
+	// Config is the base engine config; NewEnv fills Store, Storage,
+	// WorkDir and AllowPrivateURLs (true, since tests serve on 127.0.0.1).
+	Config engine.Config
+	// PublicURL is the base of local storage links. Default: a placeholder,
+	// fine for tests that don't fetch links.
+	PublicURL string
+	// NoStart leaves the engine stopped.
+	NoStart bool
+	// Dir reuses a data dir (a restart); default t.TempDir().
+	Dir string
+}
+
+// NewEnv builds and starts an engine; everything is torn down when the test
+// ends.
+func NewEnv(t testing.TB, o EnvOptions) *Env {
+	t.Helper()
+	ctx := context.Background()
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "openrender.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	rand.Read(key)
+	signer, err := storage.NewLinkSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.PublicURL == "" {
+		o.PublicURL = "http://openrender.invalid"
+	}
+	bucket, err := storage.Open(ctx, "file://"+filepath.Join(dir, "files"), storage.Options{PublicURL: o.PublicURL, Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bucket.Close() })
+	cfg := o.Config
+	cfg.Store, cfg.Storage = st, bucket
+	cfg.WorkDir = filepath.Join(dir, "work")
+	cfg.AllowPrivateURLs = true
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiKey := engine.NewAPIKey()
+	acct, err := engine.AddAPIKey(ctx, st, engine.DefaultAccount, apiKey, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Dir: dir, Store: st, Bucket: bucket, Signer: signer, Engine: eng, Account: acct, Key: apiKey}
+	if !o.NoStart {
+		env.Start(t)
+	}
+	return env
+}
+
+// Start starts the engine and stops it when the test ends.
+func (e *Env) Start(t testing.TB) {
+	t.Helper()
+	if err := e.Engine.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Engine.Stop(ctx)
+	})
+}
+
+// Wait waits up to timeout for a command to finish.
+func (e *Env) Wait(t testing.TB, id string, timeout time.Duration) *engine.CommandInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := e.Engine.Wait(ctx, e.Account.ID, id)
+	if err != nil {
+		t.Fatalf("waiting for command %s: %v", id, err)
+	}
+	return c
+}

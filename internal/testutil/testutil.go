@@ -7,11 +7,13 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +138,9 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	}
 	t.Cleanup(func() { bucket.Close() })
 	cfg := o.Config
+	if cfg.Logger == nil {
+		cfg.Logger = Logger(t)
+	}
 	cfg.Store, cfg.Storage = st, bucket
 	cfg.WorkDir = filepath.Join(dir, "work")
 	cfg.AllowPrivateURLs = true
@@ -153,6 +158,35 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		env.Start(t)
 	}
 	return env
+}
+
+// Logger returns a logger that writes through t.Log, so an engine's logs
+// show up with the test that produced them (on failure or with -v).
+func Logger(t testing.TB) *slog.Logger {
+	w := &testLogWriter{t: t}
+	t.Cleanup(w.close) // registered first, so it runs after the engine stops
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testLogWriter struct {
+	mu     sync.Mutex
+	t      testing.TB
+	closed bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
 
 // Start starts the engine and stops it when the test ends.

@@ -1,0 +1,127 @@
+// Package httpapi serves OpenRender's HTTP contract (the RenderIO/Rendi API
+// under /api/v1) with net/http alone. New returns an ordinary http.Handler,
+// so it mounts on any router:
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("/", httpapi.New(eng, httpapi.Config{}))
+//
+// or under a prefix, with http.StripPrefix("/render", ...) and the engine's
+// public URL set to match, so that storage links point at the right place.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/engine"
+	"github.com/openrender/openrender/storage"
+)
+
+// DefaultMaxBodyBytes caps JSON request bodies.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures the handler. Every field has a default.
+type Config struct {
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default:
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// LinkSigner checks the signed storage links of local buckets. Default:
+	// the engine storage's own signer, when it has one (storage.Bucket
+	// over file:// or mem://). With neither, /storage/ is not served.
+	LinkSigner *storage.LinkSigner
+	// Logger receives request errors. Default: the engine's logger.
+	Logger *slog.Logger
+}
+
+type handler struct {
+	eng   *engine.Engine
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	links *storage.LinkSigner
+}
+
+// New returns the handler for every endpoint of the contract that the engine
+// supports.
+func New(eng *engine.Engine, cfg Config) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h := &handler{eng: eng, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), links: cfg.LinkSigner}
+	if h.log == nil {
+		h.log = eng.Config().Logger
+	}
+	if h.links == nil {
+		if s, ok := eng.Config().Storage.(interface{ LinkSigner() *storage.LinkSigner }); ok {
+			h.links = s.LinkSigner()
+		}
+	}
+
+	h.mux.Handle("POST /api/v1/run-ffmpeg-command", h.authed(h.runCommand))
+	h.mux.Handle("GET /api/v1/commands/{id}", h.authed(h.getCommand))
+	h.mux.Handle("GET /api/v1/commands", h.authed(h.listCommands))
+	if h.links != nil {
+		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
+	}
+	return h
+}
+
+// ServeHTTP routes the request, answering unknown paths and methods with
+// the contract's JSON error body rather than net/http's plain text.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeError(w, http.StatusInternalServerError, api.CodeInternalError, "The server hit an internal error; it was logged.", nil)
+		}
+	}()
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.mux.ServeHTTP(&routeErrorWriter{ResponseWriter: w}, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// routeErrorWriter replaces ServeMux's plain-text 404 and 405 bodies with
+// the contract's JSON error body, keeping its headers (Allow on a 405).
+type routeErrorWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *routeErrorWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.Header().Del("X-Content-Type-Options")
+	switch status {
+	case http.StatusMethodNotAllowed:
+		writeError(w.ResponseWriter, status, api.CodeMethodNotAllowed, "This path does not answer that HTTP method.", nil)
+	case http.StatusNotFound:
+		writeError(w.ResponseWriter, status, api.CodeNotFound, "There is no such endpoint.", nil)
+	default:
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *routeErrorWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's own body is replaced
+}
+
+// secondsUntil is a Cache-Control max-age for a link that expires at t.
+func secondsUntil(t time.Time) int {
+	s := int(time.Until(t).Seconds())
+	if s < 0 {
+		return 0
+	}
+	return s
+}

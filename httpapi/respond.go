@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/template"
+)
+
+// writeJSON answers status with v as JSON. HTML escaping is off so that
+// storage URLs keep their '&' rather than "\u0026".
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"INTERNAL_ERROR","message":"The server could not encode its answer."}` + "\n")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// writeError answers with the contract's error body.
+func writeError(w http.ResponseWriter, status int, code, message string, detail []api.ErrorDetail) {
+	writeJSON(w, status, api.Error{Error: code, Message: message, Detail: detail})
+}
+
+// writeValidation answers 422 with one detail entry per problem.
+func writeValidation(w http.ResponseWriter, problems template.Errors) {
+	detail := make([]api.ErrorDetail, len(problems))
+	for i, p := range problems {
+		typ := p.Type
+		if typ == "" {
+			typ = "value_error"
+		}
+		detail[i] = api.ErrorDetail{Loc: p.Loc, Msg: p.Msg, Type: typ}
+	}
+	msg := "The request is invalid."
+	if len(problems) == 1 {
+		msg = problems[0].Msg
+	} else if len(problems) > 1 {
+		msg = problems[0].Msg + " (and " + strconv.Itoa(len(problems)-1) + " more problems; see detail)"
+	}
+	writeError(w, http.StatusUnprocessableEntity, api.CodeValidationError, msg, detail)
+}
+
+func field(msg string, loc ...any) template.FieldError {
+	return template.FieldError{Loc: loc, Msg: msg, Type: "value_error"}
+}

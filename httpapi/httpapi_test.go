@@ -240,8 +240,8 @@ func TestStorageLinks(t *testing.T) {
 		"later expiry, same signature": strings.Replace(link, "expires="+q.Get("expires"),
 			fmt.Sprintf("expires=%d", time.Now().Add(1000*time.Hour).Unix()), 1),
 		"another file's path, same signature": strings.Replace(link, key, strings.Replace(key, "copy.mp4", "other.mp4", 1), 1),
-		"no signature": s.URL + "/storage/" + key,
-		"expired":      s.URL + s.Signer.Sign(key, time.Now().Add(-time.Minute)),
+		"no signature":                        s.URL + "/storage/" + key,
+		"expired":                             s.URL + s.Signer.Sign(key, time.Now().Add(-time.Minute)),
 	}
 	for name, l := range forged {
 		t.Run(name+" is 403", func(t *testing.T) {

@@ -156,10 +156,12 @@ func (e *Engine) run(ctx context.Context, cmd *store.Command, log *slog.Logger) 
 		return fail(failf(ErrorInternal, "the stored command no longer passes validation: %v", err))
 	}
 
+	phase := time.Now()
 	paths, err := e.downloadInputs(ctx, dir, cmd.Spec.InputFiles)
 	if err != nil {
 		return fail(err)
 	}
+	downloaded := time.Since(phase)
 	for alias, name := range cmd.Spec.OutputFiles {
 		paths[alias] = outDir + "/" + name
 	}
@@ -180,10 +182,12 @@ func (e *Engine) run(ctx context.Context, cmd *store.Command, log *slog.Logger) 
 		}
 	}
 
+	phase = time.Now()
 	files, err := e.storeOutputs(ctx, cmd, dir)
 	if err != nil {
 		return fail(err)
 	}
+	log.Debug("command phases", "download", downloaded, "ffmpeg", ffmpegTime, "store_outputs", time.Since(phase))
 	return store.Outcome{Status: store.StatusSuccess, Files: files}, ffmpegTime, nil
 }
 

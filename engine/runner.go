@@ -102,7 +102,9 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+	// A process that exited cleanly just as the deadline passed did not
+	// time out; one we killed did.
+	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && res.ExitCode != 0 {
 		res.TimedOut = true
 	}
 	var exitErr *exec.ExitError

@@ -70,7 +70,9 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	var created struct{ CommandID string `json:"command_id"` }
+	var created struct {
+		CommandID string `json:"command_id"`
+	}
 	json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
 

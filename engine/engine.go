@@ -191,17 +191,26 @@ const sweepPage = 1000
 
 func (e *Engine) sweep(ctx context.Context) error {
 	e.reapDeadNodes(ctx)
-	ids, err := e.cfg.Store.ClaimableCommands(ctx, e.cfg.Now(), sweepPage)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := e.cfg.Queue.Push(ctx, id); err != nil {
+	now := e.cfg.Now()
+	pushed, after := 0, ""
+	for {
+		ids, err := e.cfg.Store.ClaimableCommands(ctx, now, after, sweepPage)
+		if err != nil {
 			return err
 		}
+		for _, id := range ids {
+			if err := e.cfg.Queue.Push(ctx, id); err != nil {
+				return err
+			}
+		}
+		pushed += len(ids)
+		if len(ids) < sweepPage {
+			break
+		}
+		after = ids[len(ids)-1]
 	}
-	if len(ids) > 0 {
-		e.log.Debug("queued claimable commands", "count", len(ids))
+	if pushed > 0 {
+		e.log.Debug("queued claimable commands", "count", pushed)
 	}
 	return nil
 }

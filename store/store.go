@@ -238,8 +238,9 @@ type Commands interface {
 	FinishCommand(ctx context.Context, id, owner string, o Outcome) error
 	// ClaimableCommands lists, oldest first, the ids of commands that
 	// ClaimCommand would accept at now: QUEUED ones and PROCESSING ones whose
-	// lease has expired. Recovery sweeps hand these to the queue.
-	ClaimableCommands(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// lease has expired. Recovery sweeps hand these to the queue. after is
+	// "" for the first page, then the last id of the previous page.
+	ClaimableCommands(ctx context.Context, now time.Time, after string, limit int) ([]string, error)
 	// ExpireLeases ends every lease held by owner at now, so the commands it
 	// held become claimable at once. The engine calls it when it knows that
 	// owner's process is dead. It returns how many leases it ended.

@@ -220,11 +220,19 @@ func (s *Store) FinishCommand(ctx context.Context, id, owner string, o store.Out
 	return nil
 }
 
-// ClaimableCommands implements store.Commands.
-func (s *Store) ClaimableCommands(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id FROM commands
-		WHERE status IN ('QUEUED', 'PROCESSING') AND (status = 'QUEUED' OR lease_expires_at <= ?)
-		ORDER BY created_at, id LIMIT ?`, micros(now), limit)
+// ClaimableCommands implements store.Commands. Pages are keyed on
+// (created_at, id), so a page boundary never skips or repeats a command.
+func (s *Store) ClaimableCommands(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
+	query := `SELECT id FROM commands
+		WHERE status IN ('QUEUED', 'PROCESSING') AND (status = 'QUEUED' OR lease_expires_at <= ?)`
+	args := []any{micros(now)}
+	if after != "" {
+		query += ` AND (created_at, id) > (SELECT created_at, id FROM commands WHERE id = ?)`
+		args = append(args, after)
+	}
+	query += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claimable commands: %w", err)
 	}

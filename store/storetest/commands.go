@@ -210,7 +210,7 @@ func testTimesAreInstants(t *testing.T, s store.Store) {
 	}
 	checkIDs(t, "ListCommands of commands created in different zones", commandIDs(got), []string{later.ID, earlier.ID})
 
-	claimable, err := s.ClaimableCommands(ctx, at(7200), 10)
+	claimable, err := s.ClaimableCommands(ctx, at(7200), "", 10)
 	if err != nil {
 		t.Fatalf("ClaimableCommands: %v", err)
 	}
@@ -222,7 +222,7 @@ func testTimesAreInstants(t *testing.T, s store.Store) {
 	mustClaim(t, s, earlier.ID, l)
 	_, err = s.ClaimCommand(ctx, earlier.ID, lease(workerB, 7329, 7400))
 	checkErr(t, "ClaimCommand a second before the lease expires", err, store.ErrNotClaimable)
-	stillHeld, err := s.ClaimableCommands(ctx, at(7329), 10)
+	stillHeld, err := s.ClaimableCommands(ctx, at(7329), "", 10)
 	if err != nil {
 		t.Fatalf("ClaimableCommands: %v", err)
 	}

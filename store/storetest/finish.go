@@ -186,7 +186,7 @@ func testStatusOnlyMovesForward(t *testing.T, s store.Store) {
 		if err != nil || n != 0 {
 			t.Errorf("%s = %d, %v; want 0 (a finished command holds no lease)", what("ExpireLeases of the owner"), n, err)
 		}
-		ids, err := s.ClaimableCommands(ctx, at(365*24*3600), 100)
+		ids, err := s.ClaimableCommands(ctx, at(365*24*3600), "", 100)
 		if err != nil {
 			t.Fatalf("ClaimableCommands: %v", err)
 		}

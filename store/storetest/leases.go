@@ -159,7 +159,7 @@ func testRelease(t *testing.T, s store.Store) {
 	want.UpdatedAt = at(20)
 	checkCommand(t, "GetCommand after ReleaseCommand", mustGet(t, s, c.ID), &want)
 
-	ids, err := s.ClaimableCommands(ctx, at(20), 10)
+	ids, err := s.ClaimableCommands(ctx, at(20), "", 10)
 	if err != nil {
 		t.Fatalf("ClaimableCommands: %v", err)
 	}

@@ -12,13 +12,14 @@ func recoveryTests() []test {
 	return []test{
 		{"ClaimableCommands", testClaimableCommands},
 		{"ClaimableCommandsLimit", testClaimableCommandsLimit},
+		{"ClaimableCommandsPages", testClaimableCommandsPages},
 		{"ExpireLeases", testExpireLeases},
 	}
 }
 
 func mustClaimable(t *testing.T, s store.Store, now, limit int) []string {
 	t.Helper()
-	ids, err := s.ClaimableCommands(t.Context(), at(now), limit)
+	ids, err := s.ClaimableCommands(t.Context(), at(now), "", limit)
 	if err != nil {
 		t.Fatalf("ClaimableCommands(at %d, limit %d): %v", now, limit, err)
 	}
@@ -90,6 +91,29 @@ func testClaimableCommandsLimit(t *testing.T, s store.Store) {
 	want := commandIDs(claimable)
 	for _, limit := range []int{1, 2, len(want) - 1, len(want), len(want) + 5} {
 		checkIDs(t, fmt.Sprintf("ClaimableCommands(at 100, limit %d)", limit), mustClaimable(t, s, 100, limit), want[:min(limit, len(want))])
+	}
+}
+
+// Paging with the last id of each page visits every claimable command
+// once, in order, whatever the page size.
+func testClaimableCommandsPages(t *testing.T, s store.Store) {
+	claimable, _ := claimableFixture(t, s)
+	want := commandIDs(claimable)
+	for _, limit := range []int{1, 2, 3} {
+		var got []string
+		after := ""
+		for {
+			page, err := s.ClaimableCommands(t.Context(), at(100), after, limit)
+			if err != nil {
+				t.Fatalf("ClaimableCommands(after %q, limit %d): %v", after, limit, err)
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		checkIDs(t, fmt.Sprintf("ClaimableCommands paged by %d", limit), got, want)
 	}
 }
 

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openrender/openrender/engine"
+	"github.com/openrender/openrender/httpapi"
+	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/store"
+	_ "github.com/openrender/openrender/store/sqlite" // the default state store
+)
+
+type serveFlags struct {
+	addr, dataDir, databaseURL, storageURL, publicURL string
+	workers                                           int
+	apiKeys                                           stringList
+	allowPrivateURLs                                  bool
+	shutdownGrace, leaseDuration                      time.Duration
+	commandTimeout, maxCommandTimeout                 time.Duration
+	downloadTimeout, storageURLTTL                    time.Duration
+	maxInputBytes, maxOutputBytes, maxBodyBytes       int64
+	signingKey, nodeID, logLevel                      string
+}
+
+func (f *serveFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
+	fs.StringVar(&f.dataDir, "data-dir", "./openrender-data", "`directory` for the SQLite database, the local bucket and work dirs")
+	fs.StringVar(&f.databaseURL, "database-url", "", "state store `URL` (default sqlite://<data-dir>/openrender.db)")
+	fs.StringVar(&f.storageURL, "storage-url", "", "blob storage `URL` for outputs (default file://<data-dir>/files)")
+	fs.StringVar(&f.publicURL, "public-url", "", "base `URL` of the storage_url links this server serves (default http://<addr>)")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "commands to run at once")
+	fs.Var(&f.apiKeys, "api-key", "API `key` (ffsk_ and 64 hex digits) for the default account; repeatable")
+	fs.BoolVar(&f.allowPrivateURLs, "allow-private-urls", false, "let inputs and webhooks reach loopback and private addresses (tests, local use)")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running commands may finish before they are stopped and released")
+	fs.DurationVar(&f.leaseDuration, "lease-duration", engine.DefaultLeaseDuration, "how long a dead worker's command waits before another worker takes it")
+	fs.DurationVar(&f.commandTimeout, "command-timeout", engine.DefaultRunTimeout, "ffmpeg run time limit when a request sets no max_command_run_seconds")
+	fs.DurationVar(&f.maxCommandTimeout, "max-command-timeout", engine.DefaultMaxRunTimeout, "the largest max_command_run_seconds a request may ask for")
+	fs.DurationVar(&f.downloadTimeout, "download-timeout", engine.DefaultDownloadTimeout, "time limit for downloading each input")
+	fs.DurationVar(&f.storageURLTTL, "storage-url-ttl", engine.DefaultStorageURLTTL, "how long a storage_url link stays valid")
+	fs.Int64Var(&f.maxInputBytes, "max-input-bytes", engine.DefaultMaxInputBytes, "size limit of each input file")
+	fs.Int64Var(&f.maxOutputBytes, "max-output-bytes", engine.DefaultMaxOutputBytes, "size limit of each output file")
+	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", httpapi.DefaultMaxBodyBytes, "size limit of a JSON request body")
+	fs.StringVar(&f.signingKey, "signing-key", "", "secret that signs local storage links, shared by every process serving them (default: <data-dir>/signing.key, created on first start)")
+	fs.StringVar(&f.nodeID, "node-id", "", "this process's name in leases and logs (default: host name and a random suffix)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func serve(args []string) int {
+	var f serveFlags
+	fs := flag.NewFlagSet("openrender serve", flag.ContinueOnError)
+	f.define(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: openrender serve [flags]\n\nEach flag can also be set as OPENRENDER_<FLAG> in the environment.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(os.Stderr, "openrender serve:", err)
+		return exitUsage
+	}
+	if err := runServer(f, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "openrender serve:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func runServer(f serveFlags, out io.Writer) error {
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := openStore(ctx, f.databaseURL, dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// Keys first: a bad --api-key should stop the start, not half of it.
+	if err := addKeys(ctx, st, f.apiKeys); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	publicURL := f.publicURL
+	if publicURL == "" {
+		publicURL = defaultPublicURL(ln.Addr().(*net.TCPAddr))
+	}
+
+	key, err := loadSigningKey(f.signingKey, dataDir)
+	if err != nil {
+		return err
+	}
+	signer, err := storage.NewLinkSigner(key)
+	if err != nil {
+		return err
+	}
+	storageURL := f.storageURL
+	if storageURL == "" {
+		storageURL = "file://" + filepath.ToSlash(filepath.Join(dataDir, "files"))
+	}
+	bucket, err := storage.Open(ctx, storageURL, storage.Options{PublicURL: publicURL, Signer: signer})
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+
+	eng, err := engine.New(engine.Config{
+		Store:             st,
+		Storage:           bucket,
+		WorkDir:           filepath.Join(dataDir, "work"),
+		NodeID:            f.nodeID,
+		Workers:           f.workers,
+		LeaseDuration:     f.leaseDuration,
+		DefaultRunTimeout: f.commandTimeout,
+		MaxRunTimeout:     f.maxCommandTimeout,
+		MaxInputBytes:     f.maxInputBytes,
+		MaxOutputBytes:    f.maxOutputBytes,
+		DownloadTimeout:   f.downloadTimeout,
+		AllowPrivateURLs:  f.allowPrivateURLs,
+		StorageURLTTL:     f.storageURLTTL,
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	// A first key is made only now that nothing else can fail: a key made
+	// by a start that then failed (port in use, no ffmpeg) would never be
+	// shown, and the next start, finding a key, would make none.
+	var createdKey string
+	if len(f.apiKeys) == 0 {
+		if createdKey, err = createFirstKey(ctx, st); err != nil {
+			eng.Stop(context.Background())
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           httpapi.New(eng, httpapi.Config{MaxBodyBytes: f.maxBodyBytes, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	printBanner(out, ln.Addr().String(), publicURL, dataDir, storageURL, f, eng, createdKey)
+
+	select {
+	case err := <-serveErr:
+		eng.Stop(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	stopSignals() // a second signal now kills the process at once
+	log.Info("shutting down: no new requests; running commands may finish", "grace", f.shutdownGrace)
+	graceCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
+	defer cancel()
+	srv.Shutdown(graceCtx)
+	return eng.Stop(graceCtx)
+}
+
+func openStore(ctx context.Context, databaseURL, dataDir string) (store.Store, error) {
+	if databaseURL == "" {
+		databaseURL = "sqlite://" + filepath.ToSlash(filepath.Join(dataDir, "openrender.db"))
+	}
+	st, err := store.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	return st, nil
+}
+
+// addKeys adds the --api-key keys to the default account.
+func addKeys(ctx context.Context, st store.Store, keys []string) error {
+	for _, k := range keys {
+		if _, err := engine.AddAPIKey(ctx, st, engine.DefaultAccount, k, time.Now()); err != nil {
+			return fmt.Errorf("--api-key: %w", err)
+		}
+	}
+	return nil
+}
+
+// createFirstKey, when no key is stored at all, creates one for the default
+// account and returns it so it can be shown once.
+func createFirstKey(ctx context.Context, st store.Store) (created string, err error) {
+	n, err := st.CountAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	created = engine.NewAPIKey()
+	if _, err := engine.AddAPIKey(ctx, st, engine.DefaultAccount, created, time.Now()); err != nil {
+		return "", err
+	}
+	return created, nil
+}
+
+// loadSigningKey returns the link signing key: the flag's value, or the
+// key file in the data dir, created with a random key on first start.
+func loadSigningKey(flagValue, dataDir string) ([]byte, error) {
+	if flagValue != "" {
+		if len(flagValue) < 32 {
+			return nil, errors.New("--signing-key must be at least 32 characters")
+		}
+		return []byte(flagValue), nil
+	}
+	path := filepath.Join(dataDir, "signing.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("%s is not a hex key of 32 bytes or more; remove it to make a new one (old links stop working)", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	// O_EXCL: if another process created the file first, use its key.
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadSigningKey("", dataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = fh.WriteString(hex.EncodeToString(key) + "\n")
+	if err := errors.Join(err, fh.Sync(), fh.Close()); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+func defaultPublicURL(addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL string, f serveFlags, eng *engine.Engine, createdKey string) {
+	cfg := eng.Config()
+	fmt.Fprintf(out, "OpenRender %s listening on http://%s\n", version, addr)
+	fmt.Fprintf(out, "  data dir:     %s\n", dataDir)
+	fmt.Fprintf(out, "  storage:      %s (links: %s)\n", storageURL, publicURL)
+	fmt.Fprintf(out, "  workers:      %d (node %s)\n", cfg.Workers, cfg.NodeID)
+	fmt.Fprintf(out, "  ffmpeg:       %s\n", cfg.FFmpegPath)
+	if f.allowPrivateURLs {
+		fmt.Fprintf(out, "  private URLs: allowed (--allow-private-urls)\n")
+	}
+	if createdKey != "" {
+		fmt.Fprintf(out, "\nCreated an API key for account %q. It is shown only this once:\n\n  %s\n\n", engine.DefaultAccount, createdKey)
+		fmt.Fprintf(out, "Try: curl -H 'X-API-KEY: %s' http://%s/api/v1/commands?limit=1\n", createdKey, addr)
+	}
+}

@@ -1,0 +1,62 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openrender/openrender/engine"
+	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/store"
+	_ "github.com/openrender/openrender/store/sqlite"
+)
+
+// Running a command without HTTP: Submit records it, Wait wakes up when a
+// worker of this engine finishes it.
+func ExampleEngine_Submit() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "openrender-example-")
+	defer os.RemoveAll(dir)
+
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "openrender.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	signer, _ := storage.NewLinkSigner(secret)
+	bucket, err := storage.Open(ctx, "mem://", storage.Options{PublicURL: "https://render.example.com", Signer: signer})
+	if err != nil {
+		panic(err)
+	}
+	defer bucket.Close()
+
+	eng, err := engine.New(engine.Config{Store: st, Storage: bucket, WorkDir: filepath.Join(dir, "work"), Workers: 1})
+	if err != nil {
+		panic(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer eng.Stop(ctx)
+
+	acct, _ := st.EnsureAccount(ctx, "example", time.Now())
+	cmd, err := eng.Submit(ctx, acct.ID, engine.SubmitRequest{
+		OutputFiles:   map[string]string{"out_audio": "tone.wav"},
+		FFmpegCommand: "ffmpeg -f lavfi -i sine=frequency=440:duration=1 -ar 8000 {{out_audio}}",
+	})
+	if err != nil {
+		panic(err)
+	}
+	done, err := eng.Wait(ctx, acct.ID, cmd.ID)
+	if err != nil {
+		panic(err)
+	}
+	out := done.Files["out_audio"]
+	fmt.Println(done.Status, out.FileName, out.Info.FileType, *out.Info.SampleRate, *out.Info.Duration)
+	// Output: SUCCESS tone.wav audio 8000 1
+}

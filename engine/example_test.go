@@ -10,6 +10,7 @@ import (
 
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
 	_ "github.com/openrender/openrender/store/sqlite"
 )
@@ -29,7 +30,7 @@ func ExampleEngine_Submit() {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	signer, _ := storage.NewLinkSigner(secret)
-	bucket, err := storage.Open(ctx, "mem://", storage.Options{PublicURL: "https://render.example.com", Signer: signer})
+	bucket, err := blobstore.Open(ctx, "mem://", blobstore.Options{PublicURL: "https://render.example.com", Signer: signer})
 	if err != nil {
 		panic(err)
 	}

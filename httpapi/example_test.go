@@ -15,6 +15,7 @@ import (
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/httpapi"
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
 	_ "github.com/openrender/openrender/store/sqlite"
 )
@@ -38,7 +39,7 @@ func ExampleNew() {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	signer, _ := storage.NewLinkSigner(secret)
-	bucket, err := storage.Open(ctx, "file://"+filepath.Join(dir, "files"), storage.Options{PublicURL: publicURL, Signer: signer})
+	bucket, err := blobstore.Open(ctx, "file://"+filepath.Join(dir, "files"), blobstore.Options{PublicURL: publicURL, Signer: signer})
 	if err != nil {
 		panic(err)
 	}

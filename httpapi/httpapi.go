@@ -28,7 +28,7 @@ type Config struct {
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// LinkSigner checks the signed storage links of local buckets. Default:
-	// the engine storage's own signer, when it has one (storage.Bucket
+	// the engine storage's own signer, when it has one (blobstore.Bucket
 	// over file:// or mem://). With neither, /storage/ is not served.
 	LinkSigner *storage.LinkSigner
 	// Logger receives request errors. Default: the engine's logger.

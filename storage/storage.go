@@ -1,28 +1,20 @@
-// Package storage keeps OpenRender's output bytes in a gocloud.dev/blob
-// bucket opened by URL: file:// (the default, under the data dir) and mem://
-// work out of the box; s3://, gs:// and azblob:// work once the program
-// blank-imports the gocloud driver (cmd/openrender does; an embedding app
-// that only wants local disk never links a cloud SDK).
+// Package storage is what the engine needs from blob storage, as an
+// interface, and the signed links that let clients fetch stored bytes
+// without an API key. The implementation over gocloud.dev buckets is
+// storage/blobstore; the engine and the HTTP API depend only on this
+// package, so they link no storage driver.
 //
-// Clients fetch stored bytes through storage_url links that need no API key.
-// Cloud buckets sign their own links. Local buckets can't, so for them the
-// package signs links to the engine's own HTTP handler (see LinkSigner and
-// httpapi), which checks the signature and expiry before serving the bytes.
+// Clients fetch stored bytes through storage_url links. Cloud buckets sign
+// their own links. Local buckets can't, so their links point at the
+// engine's own HTTP handler and are signed by a LinkSigner, which the
+// handler checks (signature and expiry) before serving the bytes.
 package storage
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"time"
-
-	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // local buckets are always available
-	_ "gocloud.dev/blob/memblob"
-	"gocloud.dev/gcerrors"
 )
 
 // ErrNotFound is returned when a key holds no object.
@@ -50,145 +42,4 @@ type Object struct {
 	ContentType string
 	Size        int64
 	ModTime     time.Time
-}
-
-// Options configure Open.
-type Options struct {
-	// PublicURL is the base of the links that the engine's HTTP handler
-	// serves for local buckets, e.g. "https://render.example.com". Required
-	// for file:// and mem:// buckets.
-	PublicURL string
-	// Signer signs links for local buckets. Required for file:// and mem://.
-	Signer *LinkSigner
-}
-
-// Bucket is Storage over a gocloud.dev blob bucket.
-type Bucket struct {
-	bucket *blob.Bucket
-	local  bool // file:// or mem://: links go through LinkPath
-	opts   Options
-}
-
-var _ Storage = (*Bucket)(nil)
-
-// Open opens the bucket rawURL names. For file:// buckets the directory is
-// created if needed, and temporary files are written beside their final
-// path (so the final rename never crosses file systems).
-func Open(ctx context.Context, rawURL string, opts Options) (*Bucket, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("storage: bad URL %q: %w", rawURL, err)
-	}
-	local := u.Scheme == "file" || u.Scheme == "mem"
-	if u.Scheme == "file" {
-		q := u.Query()
-		if q.Get("create_dir") == "" {
-			q.Set("create_dir", "true")
-		}
-		if q.Get("no_tmp_dir") == "" {
-			q.Set("no_tmp_dir", "true")
-		}
-		if q.Get("dir_file_mode") == "" {
-			q.Set("dir_file_mode", "0700")
-		}
-		u.RawQuery = q.Encode()
-	}
-	if local && (opts.PublicURL == "" || opts.Signer == nil) {
-		return nil, errors.New("storage: a local bucket needs Options.PublicURL and Options.Signer to make storage_url links")
-	}
-	b, err := blob.OpenBucket(ctx, u.String())
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", redact(u), err)
-	}
-	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Bucket{bucket: b, local: local, opts: opts}, nil
-}
-
-// OpenBucket wraps an already opened gocloud bucket. local says whether
-// links must go through the engine's handler (true) or be the bucket's own
-// signed URLs (false).
-func OpenBucket(b *blob.Bucket, local bool, opts Options) (*Bucket, error) {
-	if local && (opts.PublicURL == "" || opts.Signer == nil) {
-		return nil, errors.New("storage: a local bucket needs Options.PublicURL and Options.Signer")
-	}
-	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Bucket{bucket: b, local: local, opts: opts}, nil
-}
-
-// redact drops credentials that may sit in a bucket URL's query before it
-// reaches an error message or a log.
-func redact(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	return c.String()
-}
-
-// Put implements Storage.
-func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, contentType string) error {
-	// Closing a blob writer commits the object, unless its context was
-	// cancelled first: that is how a failed copy leaves no partial object.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := b.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType})
-	if err != nil {
-		return fmt.Errorf("storage: write %s: %w", key, err)
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		cancel()
-		w.Close()
-		return fmt.Errorf("storage: write %s: %w", key, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("storage: write %s: %w", key, err)
-	}
-	return nil
-}
-
-// Open implements Storage.
-func (b *Bucket) Open(ctx context.Context, key string) (*Object, error) {
-	r, err := b.bucket.NewReader(ctx, key, nil)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: read %s: %w", key, err)
-	}
-	return &Object{ReadSeekCloser: r, ContentType: r.ContentType(), Size: r.Size(), ModTime: r.ModTime()}, nil
-}
-
-// Delete implements Storage.
-func (b *Bucket) Delete(ctx context.Context, key string) error {
-	err := b.bucket.Delete(ctx, key)
-	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("storage: delete %s: %w", key, err)
-	}
-	return nil
-}
-
-// URL implements Storage.
-func (b *Bucket) URL(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if b.local {
-		return b.opts.PublicURL + b.opts.Signer.Sign(key, time.Now().Add(ttl)), nil
-	}
-	u, err := b.bucket.SignedURL(ctx, key, &blob.SignedURLOptions{Expiry: ttl})
-	if err != nil {
-		return "", fmt.Errorf("storage: sign URL for %s: %w", key, err)
-	}
-	return u, nil
-}
-
-// Local reports whether links to this bucket are served by the engine.
-func (b *Bucket) Local() bool { return b.local }
-
-// Close implements Storage.
-func (b *Bucket) Close() error { return b.bucket.Close() }
-
-// LinkSigner returns the signer of a local bucket's links, or nil for a
-// bucket that signs its own.
-func (b *Bucket) LinkSigner() *LinkSigner {
-	if !b.local {
-		return nil
-	}
-	return b.opts.Signer
 }

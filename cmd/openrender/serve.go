@@ -22,6 +22,7 @@ import (
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/httpapi"
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
 	_ "github.com/openrender/openrender/store/sqlite" // the default state store
 )
@@ -131,7 +132,7 @@ func runServer(f serveFlags, out io.Writer) error {
 	if storageURL == "" {
 		storageURL = "file://" + filepath.ToSlash(filepath.Join(dataDir, "files"))
 	}
-	bucket, err := storage.Open(ctx, storageURL, storage.Options{PublicURL: publicURL, Signer: signer})
+	bucket, err := blobstore.Open(ctx, storageURL, blobstore.Options{PublicURL: publicURL, Signer: signer})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/store/sqlite"
 )
@@ -88,7 +89,7 @@ func ServeDir(t testing.TB, dir string) *httptest.Server {
 type Env struct {
 	Dir     string
 	Store   *sqlite.Store
-	Bucket  *storage.Bucket
+	Bucket  *blobstore.Bucket
 	Signer  *storage.LinkSigner
 	Engine  *engine.Engine
 	Account *store.Account
@@ -132,7 +133,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.PublicURL == "" {
 		o.PublicURL = "http://openrender.invalid"
 	}
-	bucket, err := storage.Open(ctx, "file://"+filepath.Join(dir, "files"), storage.Options{PublicURL: o.PublicURL, Signer: signer})
+	bucket, err := blobstore.Open(ctx, "file://"+filepath.Join(dir, "files"), blobstore.Options{PublicURL: o.PublicURL, Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
-package storage_test
+package blobstore_test
 
 import (
 	"context"
 	"errors"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 )
 
 func signer(t *testing.T, key string) *storage.LinkSigner {
@@ -23,61 +23,13 @@ func signer(t *testing.T, key string) *storage.LinkSigner {
 	return s
 }
 
-func TestLinkSigner(t *testing.T) {
-	s := signer(t, "k")
-	key := "files/abc/out put.mp4"
-	link := s.Sign(key, time.Now().Add(time.Hour))
-	u, err := url.Parse("http://x" + link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.TrimPrefix(u.Path, storage.LinkPrefix); got != key {
-		t.Fatalf("the link's path unescapes to %q, want %q", got, key)
-	}
-	if !strings.HasPrefix(u.RawQuery, "expires=") || !strings.Contains(u.RawQuery, "&signature=") {
-		t.Fatalf("query %q: want expires then signature", u.RawQuery)
-	}
-	if err := s.Verify(key, u.Query()); err != nil {
-		t.Fatalf("a fresh link does not verify: %v", err)
-	}
-	q := u.Query()
-	for name, check := range map[string]func() error{
-		"other key":         func() error { return s.Verify("files/abc/other.mp4", q) },
-		"other signer":      func() error { return signer(t, "z").Verify(key, q) },
-		"later expiry":      func() error { return s.Verify(key, with(q, "expires", "99999999999")) },
-		"changed signature": func() error { return s.Verify(key, with(q, "signature", "A"+q.Get("signature")[1:])) },
-		"no signature":      func() error { return s.Verify(key, with(q, "signature", "")) },
-		"bad expires":       func() error { return s.Verify(key, with(q, "expires", "soon")) },
-	} {
-		if err := check(); !errors.Is(err, storage.ErrBadSignature) {
-			t.Errorf("%s: Verify = %v, want ErrBadSignature", name, err)
-		}
-	}
-	old, _ := url.Parse("http://x" + s.Sign(key, time.Now().Add(-time.Second)))
-	if err := s.Verify(key, old.Query()); !errors.Is(err, storage.ErrLinkExpired) {
-		t.Errorf("expired link: Verify = %v, want ErrLinkExpired", err)
-	}
-	if _, err := storage.NewLinkSigner([]byte("short")); err == nil {
-		t.Error("a short signing key was accepted")
-	}
-}
-
-func with(q url.Values, k, v string) url.Values {
-	c := url.Values{}
-	for kk, vv := range q {
-		c[kk] = append([]string(nil), vv...)
-	}
-	c.Set(k, v)
-	return c
-}
-
 // The same behaviour on every local bucket kind.
 func TestLocalBuckets(t *testing.T) {
 	dir := t.TempDir()
 	for _, rawURL := range []string{"file://" + filepath.Join(dir, "new", "files"), "mem://"} {
 		t.Run(rawURL, func(t *testing.T) {
 			ctx := context.Background()
-			b, err := storage.Open(ctx, rawURL, storage.Options{PublicURL: "https://render.example/", Signer: signer(t, "k")})
+			b, err := blobstore.Open(ctx, rawURL, blobstore.Options{PublicURL: "https://render.example/", Signer: signer(t, "k")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +77,7 @@ func TestLocalBuckets(t *testing.T) {
 // A failed copy must not leave a partial object behind.
 func TestPutFailureLeavesNoObject(t *testing.T) {
 	ctx := context.Background()
-	b, err := storage.Open(ctx, "file://"+t.TempDir(), storage.Options{PublicURL: "http://x", Signer: signer(t, "k")})
+	b, err := blobstore.Open(ctx, "file://"+t.TempDir(), blobstore.Options{PublicURL: "http://x", Signer: signer(t, "k")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +96,7 @@ type failingReader struct{}
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
 
 func TestLocalBucketNeedsSigner(t *testing.T) {
-	if _, err := storage.Open(context.Background(), "mem://", storage.Options{}); err == nil {
+	if _, err := blobstore.Open(context.Background(), "mem://", blobstore.Options{}); err == nil {
 		t.Fatal("a local bucket without a signer was accepted")
 	}
 }

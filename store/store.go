@@ -100,8 +100,10 @@ type CommandSpec struct {
 	InputFiles     map[string]string `json:"input_files"`
 	OutputFiles    map[string]string `json:"output_files"`
 	FFmpegCommands []string          `json:"ffmpeg_commands"`
-	Metadata       map[string]any    `json:"metadata,omitempty"`
-	WebhookURL     string            `json:"webhook_url,omitempty"`
+	// Metadata is as the client sent it: nil if absent, numbers as
+	// json.Number so they echo back digit for digit.
+	Metadata   map[string]any `json:"metadata"`
+	WebhookURL string         `json:"webhook_url,omitempty"`
 	// MaxRunSeconds bounds how long ffmpeg may run, in seconds.
 	MaxRunSeconds float64 `json:"max_run_seconds"`
 }
@@ -137,8 +139,11 @@ type Command struct {
 	ClaimedAt  time.Time // zero until first claimed; the latest claim after that
 	FinishedAt time.Time // zero until finished
 
-	// Lease state. LeaseOwner is empty unless PROCESSING.
+	// Lease state, empty unless PROCESSING. LeaseOwner identifies the claim
+	// (a token unique to one claim of one worker); LeaseNode the engine
+	// process that made it.
 	LeaseOwner     string
+	LeaseNode      string
 	LeaseExpiresAt time.Time
 	// Attempts counts claims; LostLeases counts claims that took the
 	// command over from a worker whose lease had expired.
@@ -168,12 +173,17 @@ type File struct {
 	UpdatedAt    time.Time
 }
 
-// Lease is a claim on a command: Owner holds it until ExpiresAt. Now is the
-// caller's clock reading, used to judge whether an older lease has expired
-// and, for a claim, as the write time. Renewing a lease does not change the
-// command's UpdatedAt: a heartbeat is not a change a client can see.
+// Lease is a claim on a command: Owner holds it until ExpiresAt. Owner must
+// be unique to one claim (two workers of one process, or one worker claiming
+// the same command twice, use different owners), so that a worker that lost
+// its claim can never act on a later one. Node names the engine process, for
+// ExpireLeases. Now is the caller's clock reading, used to judge whether an
+// older lease has expired and, for a claim, as the write time. Renewing a
+// lease does not change the command's UpdatedAt: a heartbeat is not a change
+// a client can see.
 type Lease struct {
 	Owner     string
+	Node      string
 	Now       time.Time
 	ExpiresAt time.Time
 }
@@ -241,10 +251,10 @@ type Commands interface {
 	// lease has expired. Recovery sweeps hand these to the queue. after is
 	// "" for the first page, then the last id of the previous page.
 	ClaimableCommands(ctx context.Context, now time.Time, after string, limit int) ([]string, error)
-	// ExpireLeases ends every lease held by owner at now, so the commands it
-	// held become claimable at once. The engine calls it when it knows that
-	// owner's process is dead. It returns how many leases it ended.
-	ExpireLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	// ExpireLeases ends every lease held by claims of node at now, so the
+	// commands they held become claimable at once. The engine calls it when
+	// it knows that node's process is dead. It returns how many it ended.
+	ExpireLeases(ctx context.Context, node string, now time.Time) (int, error)
 }
 
 // Files stores file records. Bytes live in blob storage, not here.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -14,7 +15,7 @@ import (
 const commandColumns = `id, account_id, command_type, status, request, spec, outputs,
 	error_status, error_message, total_processing_seconds, ffmpeg_run_seconds,
 	created_at, updated_at, claimed_at, finished_at,
-	lease_owner, lease_expires_at, attempts, lost_leases`
+	lease_owner, lease_node, lease_expires_at, attempts, lost_leases`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -29,11 +30,13 @@ func scanCommand(r rowScanner) (*store.Command, error) {
 	if err := r.Scan(&c.ID, &c.AccountID, &c.Type, &c.Status, &request, &spec, &outputs,
 		&c.ErrorStatus, &c.ErrorMessage, &total, &ffmpeg,
 		&created, &updated, &claimed, &finished,
-		&c.LeaseOwner, &leaseExpires, &c.Attempts, &c.LostLeases); err != nil {
+		&c.LeaseOwner, &c.LeaseNode, &leaseExpires, &c.Attempts, &c.LostLeases); err != nil {
 		return nil, err
 	}
 	c.Request = json.RawMessage(request)
-	if err := json.Unmarshal(spec, &c.Spec); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.UseNumber() // metadata numbers come back digit for digit
+	if err := dec.Decode(&c.Spec); err != nil {
 		return nil, fmt.Errorf("sqlite: command %s has a corrupt spec: %w", c.ID, err)
 	}
 	if err := json.Unmarshal(outputs, &c.Outputs); err != nil {
@@ -129,13 +132,13 @@ func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*st
 	now := micros(l.Now)
 	c, err := scanCommand(s.write.QueryRowContext(ctx, `UPDATE commands SET
 			status = 'PROCESSING',
-			lease_owner = ?, lease_expires_at = ?,
+			lease_owner = ?, lease_node = ?, lease_expires_at = ?,
 			claimed_at = ?, updated_at = ?,
 			attempts = attempts + 1,
 			lost_leases = lost_leases + (status = 'PROCESSING')
 		WHERE id = ? AND (status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= ?))
 		RETURNING `+commandColumns,
-		l.Owner, micros(l.ExpiresAt), now, now, id, now))
+		l.Owner, l.Node, micros(l.ExpiresAt), now, now, id, now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.notClaimableOrNotFound(ctx, id)
 	}
@@ -165,7 +168,7 @@ func (s *Store) RenewLease(ctx context.Context, id string, l store.Lease) error 
 
 // ReleaseCommand implements store.Commands.
 func (s *Store) ReleaseCommand(ctx context.Context, id, owner string, now time.Time) error {
-	return s.ownedUpdate(ctx, `UPDATE commands SET status = 'QUEUED', lease_owner = '', lease_expires_at = 0, updated_at = ?
+	return s.ownedUpdate(ctx, `UPDATE commands SET status = 'QUEUED', lease_owner = '', lease_node = '', lease_expires_at = 0, updated_at = ?
 		WHERE id = ? AND status = 'PROCESSING' AND lease_owner = ?`,
 		micros(now), id, owner)
 }
@@ -199,7 +202,7 @@ func (s *Store) FinishCommand(ctx context.Context, id, owner string, o store.Out
 	res, err := tx.ExecContext(ctx, `UPDATE commands SET
 			status = ?, error_status = ?, error_message = ?,
 			total_processing_seconds = ?, ffmpeg_run_seconds = ?,
-			finished_at = ?, updated_at = ?, lease_owner = '', lease_expires_at = 0
+			finished_at = ?, updated_at = ?, lease_owner = '', lease_node = '', lease_expires_at = 0
 		WHERE id = ? AND status = 'PROCESSING' AND lease_owner = ?`,
 		o.Status, o.ErrorStatus, o.ErrorMessage, o.TotalProcessingSeconds, o.FFmpegRunSeconds,
 		fin, fin, id, owner)
@@ -249,10 +252,10 @@ func (s *Store) ClaimableCommands(ctx context.Context, now time.Time, after stri
 }
 
 // ExpireLeases implements store.Commands.
-func (s *Store) ExpireLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+func (s *Store) ExpireLeases(ctx context.Context, node string, now time.Time) (int, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE commands SET lease_expires_at = ?
-		WHERE lease_owner = ? AND status = 'PROCESSING' AND lease_expires_at > ?`,
-		micros(now), owner, micros(now))
+		WHERE lease_node = ? AND status = 'PROCESSING' AND lease_expires_at > ?`,
+		micros(now), node, micros(now))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: expire leases: %w", err)
 	}

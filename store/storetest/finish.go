@@ -182,7 +182,7 @@ func testStatusOnlyMovesForward(t *testing.T, s store.Store) {
 			err = s.FinishCommand(ctx, c.ID, owner, failure(30))
 			checkErr(t, what("FinishCommand by "+showOwner(owner)), err, store.ErrLeaseLost)
 		}
-		n, err := s.ExpireLeases(ctx, workerA, at(30))
+		n, err := s.ExpireLeases(ctx, nodeOf(workerA), at(30))
 		if err != nil || n != 0 {
 			t.Errorf("%s = %d, %v; want 0 (a finished command holds no lease)", what("ExpireLeases of the owner"), n, err)
 		}

@@ -27,8 +27,13 @@ func at(seconds int) time.Time { return base.Add(time.Duration(seconds) * time.S
 // lease returns a lease for owner taken at second now that expires at second
 // expires (both counted from base).
 func lease(owner string, now, expires int) store.Lease {
-	return store.Lease{Owner: owner, Now: at(now), ExpiresAt: at(expires)}
+	return store.Lease{Owner: owner, Node: nodeOf(owner), Now: at(now), ExpiresAt: at(expires)}
 }
+
+// nodeOf is the engine process each worker of the suite belongs to; every
+// worker has its own, except where a subtest builds leases by hand to put
+// two claims on one node.
+func nodeOf(owner string) string { return "node-of-" + owner }
 
 // Owners, as workers name themselves.
 const (
@@ -221,6 +226,7 @@ func claimed(c *store.Command, l store.Lease, attempts, lostLeases int) *store.C
 	w := *c
 	w.Status = store.StatusProcessing
 	w.LeaseOwner = l.Owner
+	w.LeaseNode = l.Node
 	w.LeaseExpiresAt = l.ExpiresAt
 	w.ClaimedAt = l.Now
 	w.UpdatedAt = l.Now
@@ -242,6 +248,7 @@ func finished(c *store.Command, o store.Outcome) *store.Command {
 	w.FinishedAt = o.FinishedAt
 	w.UpdatedAt = o.FinishedAt
 	w.LeaseOwner = ""
+	w.LeaseNode = ""
 	return &w
 }
 
@@ -391,6 +398,7 @@ func checkCommand(t *testing.T, what string, got, want *store.Command) {
 	d.time("ClaimedAt", got.ClaimedAt, want.ClaimedAt)
 	d.time("FinishedAt", got.FinishedAt, want.FinishedAt)
 	d.str("LeaseOwner", got.LeaseOwner, want.LeaseOwner)
+	d.str("LeaseNode", got.LeaseNode, want.LeaseNode)
 	d.time("LeaseExpiresAt", got.LeaseExpiresAt, want.LeaseExpiresAt)
 	d.num("Attempts", got.Attempts, want.Attempts)
 	d.num("LostLeases", got.LostLeases, want.LostLeases)

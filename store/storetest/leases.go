@@ -155,6 +155,7 @@ func testRelease(t *testing.T, s store.Store) {
 	want := *held
 	want.Status = store.StatusQueued
 	want.LeaseOwner = ""
+	want.LeaseNode = ""
 	want.LeaseExpiresAt = time.Time{}
 	want.UpdatedAt = at(20)
 	checkCommand(t, "GetCommand after ReleaseCommand", mustGet(t, s, c.ID), &want)

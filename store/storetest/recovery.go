@@ -14,6 +14,7 @@ func recoveryTests() []test {
 		{"ClaimableCommandsLimit", testClaimableCommandsLimit},
 		{"ClaimableCommandsPages", testClaimableCommandsPages},
 		{"ExpireLeases", testExpireLeases},
+		{"OneNodeTwoClaims", testOneNodeTwoClaims},
 	}
 }
 
@@ -139,7 +140,7 @@ func testExpireLeases(t *testing.T, s store.Store) {
 	if n, err := s.ExpireLeases(ctx, "worker-unknown", at(60)); err != nil || n != 0 {
 		t.Errorf("ExpireLeases of an owner holding nothing = %d, %v; want 0", n, err)
 	}
-	n, err := s.ExpireLeases(ctx, workerA, at(60))
+	n, err := s.ExpireLeases(ctx, nodeOf(workerA), at(60))
 	if err != nil {
 		t.Fatalf("ExpireLeases: %v", err)
 	}
@@ -164,4 +165,33 @@ func testExpireLeases(t *testing.T, s store.Store) {
 	if slices.Contains(mustClaimable(t, s, 60, 100), lost.ID) {
 		t.Errorf("ClaimableCommands lists the command workerA had lost to workerC")
 	}
+}
+
+// Two claims made by one engine process are still two owners: the first,
+// after its lease expired and the same node claimed the command again, can
+// neither renew, release nor finish the second. ExpireLeases of the node
+// ends every claim it holds.
+func testOneNodeTwoClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mustAccount(t, s, "acme")
+	c := create(t, s, a.ID, 0)
+	other := create(t, s, a.ID, 1)
+	first := store.Lease{Owner: "node-1/claim-1", Node: "node-1", Now: at(10), ExpiresAt: at(40)}
+	second := store.Lease{Owner: "node-1/claim-2", Node: "node-1", Now: at(50), ExpiresAt: at(90)}
+	mustClaim(t, s, c.ID, first)
+	held := mustClaim(t, s, c.ID, second)
+	if held.LostLeases != 1 || held.LeaseOwner != second.Owner || held.LeaseNode != "node-1" {
+		t.Fatalf("second claim: owner %q node %q lost %d", held.LeaseOwner, held.LeaseNode, held.LostLeases)
+	}
+	checkErr(t, "RenewLease by the first claim", s.RenewLease(ctx, c.ID, store.Lease{Owner: first.Owner, Node: "node-1", Now: at(60), ExpiresAt: at(100)}), store.ErrLeaseLost)
+	checkErr(t, "ReleaseCommand by the first claim", s.ReleaseCommand(ctx, c.ID, first.Owner, at(60)), store.ErrLeaseLost)
+	checkErr(t, "FinishCommand by the first claim", s.FinishCommand(ctx, c.ID, first.Owner, failure(60)), store.ErrLeaseLost)
+	checkUnchanged(t, s, "after the first claim's attempts", held)
+
+	mustClaim(t, s, other.ID, store.Lease{Owner: "node-1/claim-3", Node: "node-1", Now: at(60), ExpiresAt: at(1000)})
+	n, err := s.ExpireLeases(ctx, "node-1", at(70))
+	if err != nil || n != 2 {
+		t.Fatalf("ExpireLeases(node-1) = %d, %v; want both of its claims", n, err)
+	}
+	checkIDs(t, "ClaimableCommands after ExpireLeases(node-1)", mustClaimable(t, s, 70, 10), []string{c.ID, other.ID})
 }

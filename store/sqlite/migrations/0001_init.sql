@@ -30,6 +30,7 @@ CREATE TABLE commands (
     claimed_at               INTEGER NOT NULL DEFAULT 0,
     finished_at              INTEGER NOT NULL DEFAULT 0,
     lease_owner              TEXT NOT NULL DEFAULT '',
+    lease_node               TEXT NOT NULL DEFAULT '',
     lease_expires_at         INTEGER NOT NULL DEFAULT 0,
     attempts                 INTEGER NOT NULL DEFAULT 0,
     lost_leases              INTEGER NOT NULL DEFAULT 0
@@ -41,7 +42,7 @@ CREATE INDEX commands_by_account_status ON commands (account_id, status, created
 -- Recovery sweeps: only unfinished commands are indexed.
 CREATE INDEX commands_unfinished ON commands (status, lease_expires_at, created_at)
     WHERE status IN ('QUEUED', 'PROCESSING');
-CREATE INDEX commands_by_lease_owner ON commands (lease_owner) WHERE lease_owner <> '';
+CREATE INDEX commands_by_lease_node ON commands (lease_node) WHERE lease_node <> '';
 
 CREATE TABLE files (
     id            TEXT PRIMARY KEY,

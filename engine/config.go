@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/openrender/openrender/queue"
@@ -56,12 +57,16 @@ type Config struct {
 	// in-process queue.Memory.
 	Queue queue.Queue
 
-	// WorkDir holds each running command's inputs and outputs, in
-	// WorkDir/<node id>/<command id>. Default: <os.TempDir()>/openrender-work.
+	// WorkDir holds each running command's inputs and outputs (in
+	// WorkDir/runs/<node id>/<command id>.<attempt>) and the lock files of
+	// the engine processes that share it (WorkDir/nodes). It must belong to
+	// the engine's user and not be writable by others; it is created (mode
+	// 0700) if missing. Default: <os.TempDir()>/openrender-<uid>.
 	WorkDir string
 	// NodeID names this engine process in leases and logs; it must be
-	// unique among processes sharing a store. Letters, digits, '.', '_'
-	// and '-'. Default: the host name and a random suffix.
+	// unique among processes sharing a store. A letter or digit, then up
+	// to 99 letters, digits, '.', '_' or '-'. Default: the host name and a
+	// random suffix.
 	NodeID string
 	// Workers is how many commands run at once. Default: runtime.NumCPU().
 	Workers int
@@ -110,7 +115,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+// nodeIDPattern keeps node ids safe as file names: no "." or "..", no
+// separators.
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
 // withDefaults returns a copy of c with zero fields defaulted, or an error
 // naming the first field that can't work.
@@ -125,7 +132,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Queue = queue.NewMemory()
 	}
 	if c.WorkDir == "" {
-		c.WorkDir = filepath.Join(os.TempDir(), "openrender-work")
+		c.WorkDir = filepath.Join(os.TempDir(), fmt.Sprintf("openrender-%d", os.Getuid()))
 	}
 	abs, err := filepath.Abs(c.WorkDir)
 	if err != nil {
@@ -136,7 +143,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.NodeID = defaultNodeID()
 	}
 	if !nodeIDPattern.MatchString(c.NodeID) {
-		return c, fmt.Errorf("engine: NodeID %q: use 1-100 letters, digits, '.', '_' or '-'", c.NodeID)
+		return c, fmt.Errorf("engine: NodeID %q: use a letter or digit, then up to 99 letters, digits, '.', '_' or '-'", c.NodeID)
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()
@@ -192,8 +199,8 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// resolvePrograms finds ffmpeg and ffprobe. It runs at Start, not New, so
-// an API-only process needs neither.
+// resolvePrograms finds ffmpeg and ffprobe. New calls it but only Start
+// fails on its error, so a process that only serves the API needs neither.
 func (c *Config) resolvePrograms() error {
 	for _, p := range []struct {
 		field *string
@@ -212,6 +219,29 @@ func (c *Config) resolvePrograms() error {
 			return err
 		}
 		*p.field = path
+	}
+	return nil
+}
+
+// checkWorkDir creates the work dir if needed and refuses one that another
+// user could tamper with: it holds the inputs ffmpeg reads and the outputs
+// the engine uploads, and dead engines' dirs are deleted from it.
+func checkWorkDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("engine: work dir: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("engine: work dir: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("engine: work dir %s is not a directory (a symlink is not accepted)", dir)
+	case ok && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("engine: work dir %s belongs to uid %d, not to this process's uid %d", dir, st.Uid, os.Getuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("engine: work dir %s is writable by other users (mode %v); chmod go-w it", dir, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -22,10 +22,11 @@ import (
 // process's workers can run them), and Stop to shut down without losing
 // anything.
 type Engine struct {
-	cfg    Config
-	log    *slog.Logger
-	client *http.Client // input downloads
-	prober *media.Prober
+	cfg         Config
+	programsErr error // why ffmpeg or ffprobe can't be found, if so
+	log         *slog.Logger
+	client      *http.Client // input downloads
+	prober      *media.Prober
 
 	// finished wakes Wait callers when a command of this process ends.
 	finished *broadcaster
@@ -47,9 +48,14 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Resolved now so that Config never changes after New (handlers read
+	// it concurrently); a missing ffmpeg only matters to Start.
+	programsErr := cfg.resolvePrograms()
 	e := &Engine{
-		cfg: cfg,
-		log: cfg.Logger.With("node", cfg.NodeID),
+		cfg:         cfg,
+		programsErr: programsErr,
+		prober:      &media.Prober{FFprobePath: cfg.FFprobePath},
+		log:         cfg.Logger.With("node", cfg.NodeID),
 		client: fetch.NewClient(fetch.Options{
 			AllowPrivate: cfg.AllowPrivateURLs,
 			UserAgent:    "OpenRender/1.0",
@@ -75,18 +81,21 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.stopped {
 		return ErrStopped
 	}
-	if err := e.cfg.resolvePrograms(); err != nil {
-		return err
+	if e.programsErr != nil {
+		return e.programsErr
 	}
-	e.prober = &media.Prober{FFprobePath: e.cfg.FFprobePath}
-	if err := os.MkdirAll(e.nodeWorkDir(), 0o700); err != nil {
-		return fmt.Errorf("engine: work dir: %w", err)
+	if err := checkWorkDir(e.cfg.WorkDir); err != nil {
+		return err
 	}
 	node, err := lockNode(e.cfg.WorkDir, e.cfg.NodeID)
 	if err != nil {
 		return err
 	}
 	e.node = node
+	if err := os.MkdirAll(e.runsDir(), 0o700); err != nil {
+		node.release()
+		return fmt.Errorf("engine: work dir: %w", err)
+	}
 	// Leases under our own id belong to an earlier process with the same
 	// id (a fixed --node-id after a crash): it is dead, since we hold its lock.
 	if _, err := e.cfg.Store.ExpireLeases(ctx, e.cfg.NodeID, e.cfg.Now()); err != nil {
@@ -150,7 +159,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) nodeWorkDir() string { return filepath.Join(e.cfg.WorkDir, e.cfg.NodeID) }
+// runsDir holds this process's command work dirs.
+func (e *Engine) runsDir() string { return runsDir(e.cfg.WorkDir, e.cfg.NodeID) }
+
+func runsDir(workDir, node string) string { return filepath.Join(workDir, "runs", node) }
 
 // work is one worker: it takes ids from the queue and runs what it can claim.
 func (e *Engine) work(acceptCtx, runCtx context.Context) {
@@ -231,7 +243,7 @@ func (e *Engine) reapDeadNodes(ctx context.Context) {
 		if n > 0 {
 			e.log.Warn("engine process died: taking over its commands", "dead_node", dead.id, "commands", n)
 		}
-		os.RemoveAll(filepath.Join(e.cfg.WorkDir, dead.id))
+		os.RemoveAll(runsDir(e.cfg.WorkDir, dead.id))
 		dead.remove()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestFailuresEndWithTheirErrorStatus(t *testing.T) {
 		wantInMsg:  []string{"nosuchcodec", "exit status"},
 	}, {
 		name: "ffmpeg runs past max_command_run_seconds",
-		req: engine.SubmitRequest{OutputFiles: out, MaxRunSeconds: 1,
+		req: engine.SubmitRequest{OutputFiles: out, MaxRunSeconds: ptr(1.0),
 			FFmpegCommand: "-f lavfi -i testsrc=size=1280x720:rate=60 -c:v libx264 -preset veryslow {{out_video}}"},
 		wantStatus: engine.ErrorTimeout,
 		wantInMsg:  []string{"max_command_run_seconds", "1 s"},
@@ -204,18 +205,87 @@ func TestInputOverTheSizeCapFails(t *testing.T) {
 // lease is compared with the run.
 func TestHeartbeatsKeepALongCommandsLease(t *testing.T) {
 	testutil.RequireFFmpeg(t)
-	env := testutil.NewEnv(t, testutil.EnvOptions{Config: engine.Config{LeaseDuration: 600 * time.Millisecond, SweepInterval: 100 * time.Millisecond}})
+	env := testutil.NewEnv(t, testutil.EnvOptions{Config: engine.Config{LeaseDuration: 1500 * time.Millisecond, SweepInterval: 100 * time.Millisecond}})
 	cmd := submit(t, env, engine.SubmitRequest{
 		OutputFiles:   map[string]string{"out_video": "out.mp4"},
-		FFmpegCommand: "-re -f lavfi -i testsrc=duration=2.5:size=160x120:rate=10 {{out_video}}",
+		FFmpegCommand: "-re -f lavfi -i testsrc=duration=4.5:size=160x120:rate=10 {{out_video}}",
 	})
 	got := env.Wait(t, cmd.ID, 30*time.Second)
 	if got.Status != store.StatusSuccess || got.Attempts != 1 || got.LostLeases != 0 {
 		t.Fatalf("status %s (%s), attempts %d, lost %d; want SUCCESS on the first attempt",
 			got.Status, got.ErrorMessage, got.Attempts, got.LostLeases)
 	}
-	if *got.FFmpegRunSeconds < 2 {
+	if *got.FFmpegRunSeconds < 4 {
 		t.Errorf("ffmpeg ran %vs; the test needs it to outlive the lease several times", *got.FFmpegRunSeconds)
+	}
+}
+
+// flakyRenewals is the real store, except that lease renewals fail for the
+// first claim it sees: its worker behaves as if the store were unreachable
+// for it, while the rest of the process carries on.
+type flakyRenewals struct {
+	store.Store
+	mu     sync.Mutex
+	victim string
+}
+
+func (s *flakyRenewals) RenewLease(ctx context.Context, id string, l store.Lease) error {
+	s.mu.Lock()
+	if s.victim == "" {
+		s.victim = l.Owner
+	}
+	fail := s.victim == l.Owner
+	s.mu.Unlock()
+	if fail {
+		return errors.New("injected: the store did not answer")
+	}
+	return s.Store.RenewLease(ctx, id, l)
+}
+
+// A worker that can't renew its lease stops before the lease expires; the
+// same process claims the command again (a new claim, a new owner), and the
+// command finishes once, with the second attempt's outputs only.
+func TestSameProcessTakesOverAStalledClaim(t *testing.T) {
+	testutil.RequireFFmpeg(t)
+	env := testutil.NewEnv(t, testutil.EnvOptions{NoStart: true})
+	flaky := &flakyRenewals{Store: env.Store}
+	eng, err := engine.New(engine.Config{
+		Store: flaky, Storage: env.Bucket, WorkDir: filepath.Join(env.Dir, "work2"), Workers: 2,
+		LeaseDuration: 900 * time.Millisecond, SweepInterval: 100 * time.Millisecond, Logger: testutil.Logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(context.Background())
+	cmd, err := eng.Submit(context.Background(), env.Account.ID, engine.SubmitRequest{
+		OutputFiles:   map[string]string{"out_video": "out.mp4"},
+		FFmpegCommand: "-re -f lavfi -i testsrc=duration=2:size=160x120:rate=10 {{out_video}}",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := eng.Wait(ctx, env.Account.ID, cmd.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusSuccess || got.Attempts != 2 || got.LostLeases != 1 {
+		t.Fatalf("status %s (%s), attempts %d, lost %d; want SUCCESS on attempt 2", got.Status, got.ErrorMessage, got.Attempts, got.LostLeases)
+	}
+	files, _ := env.Store.CommandFiles(context.Background(), cmd.ID)
+	if len(files) != 1 || !strings.Contains(files[0].BlobKey, "/2/") {
+		t.Fatalf("file records %+v; want one, from attempt 2", files)
+	}
+	time.Sleep(200 * time.Millisecond) // let the first attempt's clean-up finish
+	if n := countBlobs(t, env); n != 1 {
+		t.Errorf("the bucket holds %d objects, want only the recorded one", n)
+	}
+	if _, err := env.Bucket.Open(context.Background(), files[0].BlobKey); err != nil {
+		t.Errorf("the recorded output is gone: %v", err)
 	}
 }
 
@@ -280,14 +350,14 @@ func TestDeadLocalEngineIsTakenOverAtOnce(t *testing.T) {
 		FFmpegCommand: "-f lavfi -i testsrc=duration=1 {{out_video}}",
 	})
 	now := time.Now()
-	if _, err := env.Store.ClaimCommand(context.Background(), cmd.ID, store.Lease{Owner: "dead-node", Now: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if _, err := env.Store.ClaimCommand(context.Background(), cmd.ID, store.Lease{Owner: "dead-node/1", Node: "dead-node", Now: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	// The dead process left its node lock file (unlocked) and a work dir.
 	nodes := filepath.Join(env.Dir, "work", "nodes")
 	os.MkdirAll(nodes, 0o700)
 	os.WriteFile(filepath.Join(nodes, "dead-node.lock"), nil, 0o600)
-	stale := filepath.Join(env.Dir, "work", "dead-node", cmd.ID)
+	stale := filepath.Join(env.Dir, "work", "runs", "dead-node", cmd.ID+".1")
 	os.MkdirAll(stale, 0o700)
 
 	env.Start(t)
@@ -314,12 +384,10 @@ func TestRunStopsWhenItsLeaseIsLost(t *testing.T) {
 	})
 	ctx := context.Background()
 	waitForStatus(t, env, cmd.ID, store.StatusProcessing)
-	// Another worker takes the command over.
-	if _, err := env.Store.ExpireLeases(ctx, env.Engine.Config().NodeID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	if _, err := env.Store.ClaimCommand(ctx, cmd.ID, store.Lease{Owner: "thief", Now: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	// Another worker takes the command over: its clock says the lease
+	// expired long ago.
+	later := time.Now().Add(time.Hour)
+	if _, err := env.Store.ClaimCommand(ctx, cmd.ID, store.Lease{Owner: "thief", Node: "thief-node", Now: later, ExpiresAt: later.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	// Within a heartbeat or two the engine gives up: its work dir goes.
@@ -401,7 +469,7 @@ func TestSubmitValidates(t *testing.T) {
 		OutputFiles:   map[string]string{"out_video": "../x.mp4"},
 		FFmpegCommand: "-i {{in_video}} {{out_video}}",
 		Metadata:      map[string]any{"nested": map[string]any{"a": 1}},
-		MaxRunSeconds: 1e9,
+		MaxRunSeconds: ptr(1e9),
 	})
 	var invalid *engine.ValidationError
 	if !errors.As(err, &invalid) {
@@ -445,7 +513,7 @@ func waitForStatus(t *testing.T, env *testutil.Env, id string, status store.Stat
 
 func workDirs(t *testing.T, env *testutil.Env) []string {
 	t.Helper()
-	dir := filepath.Join(env.Dir, "work", env.Engine.Config().NodeID)
+	dir := filepath.Join(env.Dir, "work", "runs", env.Engine.Config().NodeID)
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
@@ -485,6 +553,8 @@ func copyBlob(t *testing.T, env *testutil.Env, key, dst string) {
 		t.Fatal(err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func deref[T any](p *T) T {
 	var zero T

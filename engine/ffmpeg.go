@@ -38,6 +38,7 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 		},
 		Timeout:         timeout,
 		StderrTailBytes: e.cfg.StderrTailBytes,
+		MaxFileBytes:    e.cfg.MaxOutputBytes,
 	}
 	res, err := e.cfg.Runner.Run(ctx, spec)
 	if err != nil {
@@ -56,7 +57,7 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 	truncated := len(res.StderrTail) >= e.cfg.StderrTailBytes
 	tail := cleanStderr(res.StderrTail, truncated, dir)
 	if res.Signal == syscall.SIGXFSZ {
-		return res.Duration, failf(ErrorOutputTooLarge, "ffmpeg wrote a file larger than the engine's output size limit")
+		return res.Duration, failf(ErrorOutputTooLarge, "ffmpeg tried to write a file larger than the %d-byte output limit and was stopped", e.cfg.MaxOutputBytes)
 	}
 	if alias, reason := unreadableInput(tail, inputURLs, paths); alias != "" {
 		return res.Duration, failf(ErrorInvalidInputFile, "input %s (%s) is not a media file ffmpeg can read: %s",

@@ -80,7 +80,8 @@ func (e *Engine) downloadInput(ctx context.Context, alias, rawURL, dst string) e
 	case errors.As(err, &status):
 		return failf(ErrorUnreachableInputFile, "input %s (%s) could not be downloaded: the server answered %s", alias, shown, status.Status)
 	case errors.Is(err, errDiskWrite):
-		return err
+		e.log.Error("writing an input to the work dir failed", "alias", alias, "err", err)
+		return failf(ErrorInternal, "the server could not store input %s on its disk (it may be full); try again later", alias)
 	default:
 		return failf(ErrorUnreachableInputFile, "input %s (%s) could not be downloaded: %s", alias, shown, describeNetError(err))
 	}
@@ -95,11 +96,23 @@ func (e *Engine) downloadOnce(ctx context.Context, rawURL, dst string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errDiskWrite, err)
 	}
-	_, err = fetch.Download(ctx, e.client, rawURL, f, e.cfg.MaxInputBytes)
+	_, err = fetch.Download(ctx, e.client, rawURL, diskWriter{f}, e.cfg.MaxInputBytes)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%w: %v", errDiskWrite, cerr)
 	}
 	return err
+}
+
+// diskWriter marks its write errors as the engine's own, so that a full
+// disk is not reported as an unreachable input.
+type diskWriter struct{ f *os.File }
+
+func (w diskWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("%w: %v", errDiskWrite, err)
+	}
+	return n, err
 }
 
 func retryable(err error) bool {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A node lock is a file, WorkDir/nodes/<node id>.lock, that an engine
@@ -29,18 +30,38 @@ func lockNode(workDir, id string) (*nodeLock, error) {
 		return nil, fmt.Errorf("engine: node lock dir: %w", err)
 	}
 	path := filepath.Join(dir, id+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("engine: node lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("engine: node id %q is in use by a running engine process", id)
+	// A reaper may lock a file we just created and remove it, taking it for
+	// a dead process's; then we hold a lock on a file nobody can see.
+	// Retry until the locked file is the one at path.
+	for try := 0; try < 10; try++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("engine: node lock: %w", err)
 		}
-		return nil, fmt.Errorf("engine: node lock: %w", err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if !errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("engine: node lock: %w", err)
+			}
+			// Held: by a live process with our id, or, for a moment, by
+			// a reaper that took our new file for a dead one's.
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if lockedFileIsAt(f, path) {
+			return &nodeLock{id: id, f: f, path: path}, nil
+		}
+		f.Close()
 	}
-	return &nodeLock{id: id, f: f, path: path}, nil
+	return nil, fmt.Errorf("engine: node id %q is in use by a running engine process (its lock %s is held)", id, path)
+}
+
+// lockedFileIsAt reports whether f is the file now at path (not one that
+// was removed, or replaced, after f was opened).
+func lockedFileIsAt(f *os.File, path string) bool {
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(held, now)
 }
 
 // release unlocks without removing the file.
@@ -76,8 +97,8 @@ func deadNodes(workDir, self string) []*nodeLock {
 		if err != nil {
 			continue
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			f.Close() // alive
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !lockedFileIsAt(f, path) {
+			f.Close() // alive, or already reaped and replaced
 			continue
 		}
 		dead = append(dead, &nodeLock{id: id, f: f, path: path})

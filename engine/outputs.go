@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +23,8 @@ const uploadAttempts = 3
 // storeOutputs checks, probes and uploads every declared output, all in
 // parallel, and returns their file records. If any fails, the ones already
 // uploaded are deleted, so a failed command leaves no orphan objects.
-func (e *Engine) storeOutputs(ctx context.Context, cmd *store.Command, dir string) ([]*store.File, error) {
+func (e *Engine) storeOutputs(ctx context.Context, c *claim) ([]*store.File, error) {
+	cmd := c.cmd
 	files := make([]*store.File, len(cmd.Outputs))
 	errs := make([]error, len(cmd.Outputs))
 	var wg sync.WaitGroup
@@ -30,7 +32,7 @@ func (e *Engine) storeOutputs(ctx context.Context, cmd *store.Command, dir strin
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			files[i], errs[i] = e.storeOutput(ctx, cmd, out, filepath.Join(dir, outDir, out.FileName))
+			files[i], errs[i] = e.storeOutput(ctx, c, out, filepath.Join(c.dir, outDir, out.FileName))
 		}()
 	}
 	wg.Wait()
@@ -41,7 +43,9 @@ func (e *Engine) storeOutputs(ctx context.Context, cmd *store.Command, dir strin
 				stored = append(stored, f)
 			}
 		}
-		e.deleteBlobs(stored, e.log)
+		cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		e.deleteBlobs(cleanup, stored, c.log)
+		cancel()
 		for _, err := range errs { // the first failure, by output order
 			if err != nil {
 				return nil, err
@@ -51,7 +55,8 @@ func (e *Engine) storeOutputs(ctx context.Context, cmd *store.Command, dir strin
 	return files, nil
 }
 
-func (e *Engine) storeOutput(ctx context.Context, cmd *store.Command, out store.OutputRef, path string) (*store.File, error) {
+func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef, path string) (*store.File, error) {
+	cmd := c.cmd
 	// Lstat, not Stat: ffmpeg (running the user's command) could leave a
 	// symlink named like an output pointing at a file outside its work
 	// dir, for the unsandboxed uploader to read.
@@ -80,8 +85,8 @@ func (e *Engine) storeOutput(ctx context.Context, cmd *store.Command, out store.
 		defer close(probed)
 		info, probeErr = e.prober.Probe(ctx, path)
 	}()
-	key := blobKey(out.FileID, out.FileName)
-	upErr := e.upload(ctx, path, key, media.MimeType(out.FileName, ""))
+	key := blobKey(out.FileID, cmd.Attempts, out.FileName)
+	upErr := e.upload(ctx, c, path, key, fi.Size(), media.MimeType(out.FileName, ""))
 	<-probed
 	if upErr != nil {
 		return nil, upErr
@@ -113,24 +118,38 @@ func (e *Engine) storeOutput(ctx context.Context, cmd *store.Command, out store.
 	}, nil
 }
 
-// blobKey is where a file's bytes live: under its own id, so keys never
-// collide, and with its name, so a downloaded link saves under that name.
-func blobKey(fileID, name string) string { return "files/" + fileID + "/" + name }
+// blobKey is where a file's bytes live: under the file's id, then the
+// attempt that made them (so an attempt that lost its lease and cleans up
+// can only ever delete its own objects), then the file's name (so a
+// downloaded link saves under that name).
+func blobKey(fileID string, attempt int, name string) string {
+	return "files/" + fileID + "/" + strconv.Itoa(attempt) + "/" + name
+}
 
-func (e *Engine) upload(ctx context.Context, path, key, contentType string) error {
+func (e *Engine) upload(ctx context.Context, c *claim, path, key string, size int64, contentType string) error {
 	var err error
 	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		err = e.uploadOnce(ctx, path, key, contentType)
+		err = e.uploadOnce(ctx, path, key, size, contentType)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		e.log.Warn("upload failed; retrying", "key", key, "attempt", attempt, "err", err)
+		c.log.Warn("upload failed; retrying", "key", key, "attempt", attempt, "err", err)
 		sleepCtx(ctx, time.Duration(attempt)*time.Second)
 	}
-	return failf(ErrorStorageFailed, "storing the output failed: %v", err)
+	c.log.Error("storing an output failed", "key", key, "err", err)
+	return failf(ErrorStorageFailed, "storing the output in the engine's storage failed %d times; try again later", uploadAttempts)
 }
 
-func (e *Engine) uploadOnce(ctx context.Context, path, key, contentType string) error {
+// uploadTimeout bounds one upload attempt: a storage backend that stops
+// answering must not hold a command in PROCESSING (with a live lease) forever.
+func uploadTimeout(size int64) time.Duration {
+	const floor, bytesPerSecond = 2 * time.Minute, 1 << 20
+	return floor + time.Duration(size/bytesPerSecond)*time.Second
+}
+
+func (e *Engine) uploadOnce(ctx context.Context, path, key string, size int64, contentType string) error {
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout(size))
+	defer cancel()
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("open output: %w", err)

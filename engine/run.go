@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,12 +26,23 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
+// claim is one worker's hold on one command, for one attempt.
+type claim struct {
+	cmd   *store.Command
+	lease store.Lease // Owner is a token unique to this claim
+	log   *slog.Logger
+	dir   string // this attempt's own work dir
+}
+
 // claimAndRun claims the command and, if the claim succeeds, runs it to an
 // outcome. A failed claim (someone else has it, or it is finished) is normal:
 // the queue only carries hints.
 func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 	now := e.cfg.Now()
-	lease := store.Lease{Owner: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration)}
+	// The owner is unique to this claim, not just to this process: if this
+	// worker stalls past its lease and another worker of the same process
+	// claims the command, the stale one must not act on the new claim.
+	lease := store.Lease{Owner: e.cfg.NodeID + "/" + randomToken(), Node: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration)}
 	cmd, err := e.cfg.Store.ClaimCommand(runCtx, id, lease)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotClaimable) && !errors.Is(err, store.ErrNotFound) && runCtx.Err() == nil {
@@ -36,10 +50,15 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 		}
 		return
 	}
-	log := e.log.With("command_id", cmd.ID, "account", cmd.AccountID)
+	c := &claim{
+		cmd:   cmd,
+		lease: lease,
+		log:   e.log.With("command_id", cmd.ID, "account", cmd.AccountID),
+		dir:   filepath.Join(e.runsDir(), cmd.ID+"."+strconv.Itoa(cmd.Attempts)),
+	}
 	if cmd.LostLeases >= e.cfg.MaxWorkerLosses {
-		log.Error("command lost its worker too many times; failing it", "lost", cmd.LostLeases)
-		e.finish(cmd, log, now, store.Outcome{
+		c.log.Error("command lost its worker too many times; failing it", "lost", cmd.LostLeases)
+		e.finish(c, store.Outcome{
 			Status:      store.StatusFailed,
 			ErrorStatus: ErrorWorkerLost,
 			ErrorMessage: fmt.Sprintf("the command's worker stopped responding %d times (it may crash or exhaust the machine); it will not be run again",
@@ -48,43 +67,45 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 		return
 	}
 	if cmd.LostLeases > 0 {
-		log.Warn("taking over a command whose worker was lost", "lost", cmd.LostLeases)
+		c.log.Warn("taking over a command whose worker was lost", "lost", cmd.LostLeases)
 	}
 
-	// ctx ends the run early: on shutdown (cause errShutdown) or when the
-	// heartbeat finds the lease gone (cause errLeaseLost).
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	stopOnShutdown := context.AfterFunc(runCtx, func() { cancel(errShutdown) })
+	// The heartbeat runs until the outcome is recorded (or the command
+	// released), not only while ffmpeg runs: recording can take retries.
+	// If the lease is lost it cancels the run with errLeaseLost.
+	ctx, cancelRun := context.WithCancelCause(context.Background())
+	defer cancelRun(nil)
+	stopOnShutdown := context.AfterFunc(runCtx, func() { cancelRun(errShutdown) })
 	defer stopOnShutdown()
+	hbCtx, stopHeartbeat := context.WithCancel(context.Background())
 	heartbeatDone := make(chan struct{})
 	go func() {
 		defer close(heartbeatDone)
-		e.heartbeat(ctx, cmd.ID, lease.ExpiresAt, cancel, log)
+		e.heartbeat(hbCtx, c, cancelRun)
+	}()
+	defer func() {
+		stopHeartbeat()
+		<-heartbeatDone
 	}()
 
-	log.Info("command started", "attempt", cmd.Attempts)
-	claimed := now
-	outcome, ffmpegTime, runErr := e.run(ctx, cmd, log)
-	cancel(nil)
-	<-heartbeatDone
-
+	c.log.Info("command started", "attempt", cmd.Attempts)
+	outcome, ffmpegTime, runErr := e.run(ctx, c)
 	switch {
 	case errors.Is(context.Cause(ctx), errLeaseLost):
-		log.Warn("lease lost while running; another worker owns the command now")
-		e.deleteBlobs(outcome.Files, log)
-		return
+		c.log.Warn("lease lost while running; another worker owns the command now")
+		e.discardOutputs(c, outcome.Files)
 	case runErr != nil: // interrupted by shutdown
-		e.release(cmd, log)
-		return
+		e.release(c)
+	default:
+		e.finish(c, outcome, ffmpegTime)
 	}
-	e.finish(cmd, log, claimed, outcome, ffmpegTime)
 }
 
 // heartbeat renews the lease until ctx ends. If the lease is lost, or can't
-// be renewed before it expires (the store is unreachable, so another worker
-// may take the command over), it cancels the run.
-func (e *Engine) heartbeat(ctx context.Context, id string, expires time.Time, cancel context.CancelCauseFunc, log *slog.Logger) {
+// be renewed in time (the store is unreachable, so another worker may take
+// the command over once it expires), it cancels the run before it expires.
+func (e *Engine) heartbeat(ctx context.Context, c *claim, cancelRun context.CancelCauseFunc) {
+	expires := c.lease.ExpiresAt
 	t := time.NewTicker(e.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
@@ -94,20 +115,23 @@ func (e *Engine) heartbeat(ctx context.Context, id string, expires time.Time, ca
 		case <-t.C:
 		}
 		now := e.cfg.Now()
-		next := now.Add(e.cfg.LeaseDuration)
-		err := e.cfg.Store.RenewLease(ctx, id, store.Lease{Owner: e.cfg.NodeID, Now: now, ExpiresAt: next})
+		l := c.lease
+		l.Now, l.ExpiresAt = now, now.Add(e.cfg.LeaseDuration)
+		err := e.cfg.Store.RenewLease(ctx, c.cmd.ID, l)
 		switch {
 		case err == nil:
-			expires = next
+			expires = l.ExpiresAt
 		case errors.Is(err, store.ErrLeaseLost):
-			cancel(errLeaseLost)
+			cancelRun(errLeaseLost)
 			return
 		case ctx.Err() != nil:
 			return
 		default:
-			log.Warn("lease renewal failed; retrying", "err", err)
-			if !e.cfg.Now().Before(expires) {
-				cancel(errLeaseLost)
+			c.log.Warn("lease renewal failed; retrying", "err", err)
+			// Give up while the lease still holds, not after: by the next
+			// tick another worker may already own the command.
+			if !e.cfg.Now().Add(e.cfg.HeartbeatInterval).Before(expires) {
+				cancelRun(errLeaseLost)
 				return
 			}
 		}
@@ -117,10 +141,8 @@ func (e *Engine) heartbeat(ctx context.Context, id string, expires time.Time, ca
 // run does the work of one claimed command and returns its outcome (which
 // FinishCommand records) and how long ffmpeg ran. A non-nil error means the
 // run was interrupted (ctx ended) and has no outcome.
-func (e *Engine) run(ctx context.Context, cmd *store.Command, log *slog.Logger) (store.Outcome, time.Duration, error) {
-	dir := filepath.Join(e.nodeWorkDir(), cmd.ID)
-	// A previous attempt on this node may have left files behind.
-	os.RemoveAll(dir)
+func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duration, error) {
+	cmd, log, dir := c.cmd, c.log, c.dir
 	defer func() {
 		if err := os.RemoveAll(dir); err != nil {
 			log.Warn("could not remove work dir", "dir", dir, "err", err)
@@ -136,7 +158,9 @@ func (e *Engine) run(ctx context.Context, cmd *store.Command, log *slog.Logger) 
 			log.Error("internal error while running a command", "err", err)
 			re = failf(ErrorInternal, "the engine hit an internal error while running the command; it was logged")
 		}
-		return store.Outcome{Status: store.StatusFailed, ErrorStatus: re.status, ErrorMessage: re.message}, ffmpegTime, nil
+		// No engine path reaches a user, whatever produced the message.
+		msg := scrubPaths(re.message, dir, e.cfg.WorkDir)
+		return store.Outcome{Status: store.StatusFailed, ErrorStatus: re.status, ErrorMessage: msg}, ffmpegTime, nil
 	}
 
 	for _, sub := range []string{inDir, outDir, tmpDir} {
@@ -183,7 +207,7 @@ func (e *Engine) run(ctx context.Context, cmd *store.Command, log *slog.Logger) 
 	}
 
 	phase = time.Now()
-	files, err := e.storeOutputs(ctx, cmd, dir)
+	files, err := e.storeOutputs(ctx, c)
 	if err != nil {
 		return fail(err)
 	}
@@ -203,9 +227,9 @@ const (
 // finish records the outcome, retrying while the store is unreachable: the
 // result of a run is worth a few seconds of retries, and if they fail the
 // lease expires and another worker runs the command again.
-func (e *Engine) finish(cmd *store.Command, log *slog.Logger, claimed time.Time, o store.Outcome, ffmpegTime time.Duration) {
+func (e *Engine) finish(c *claim, o store.Outcome, ffmpegTime time.Duration) {
 	o.FinishedAt = e.cfg.Now()
-	o.TotalProcessingSeconds = roundSeconds(o.FinishedAt.Sub(claimed))
+	o.TotalProcessingSeconds = roundSeconds(o.FinishedAt.Sub(c.lease.Now))
 	o.FFmpegRunSeconds = roundSeconds(ffmpegTime)
 	if o.FFmpegRunSeconds > o.TotalProcessingSeconds {
 		o.TotalProcessingSeconds = o.FFmpegRunSeconds
@@ -213,58 +237,96 @@ func (e *Engine) finish(cmd *store.Command, log *slog.Logger, claimed time.Time,
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LeaseDuration)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := e.cfg.Store.FinishCommand(ctx, cmd.ID, e.cfg.NodeID, o)
+		err := e.cfg.Store.FinishCommand(ctx, c.cmd.ID, c.lease.Owner, o)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
-			log.Error("could not record the command's result; another worker will run it again", "err", err)
-			e.deleteBlobs(o.Files, log)
+			c.log.Error("could not record the command's result; another worker will run it again", "err", err)
+			e.discardOutputs(c, o.Files)
 			return
 		}
-		log.Warn("recording the result failed; retrying", "err", err)
+		c.log.Warn("recording the result failed; retrying", "err", err)
 		sleepCtx(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
-	e.finished.signal(cmd.ID)
+	e.finished.signal(c.cmd.ID)
 	if o.Status == store.StatusSuccess {
-		log.Info("command succeeded", "seconds", o.TotalProcessingSeconds, "ffmpeg_seconds", o.FFmpegRunSeconds)
+		c.log.Info("command succeeded", "seconds", o.TotalProcessingSeconds, "ffmpeg_seconds", o.FFmpegRunSeconds)
 	} else {
-		log.Info("command failed", "error_status", o.ErrorStatus, "error_message", o.ErrorMessage)
+		c.log.Info("command failed", "error_status", o.ErrorStatus, "error_message", o.ErrorMessage)
 	}
 }
 
 // release hands an interrupted command back to the queue for the next engine.
-func (e *Engine) release(cmd *store.Command, log *slog.Logger) {
+func (e *Engine) release(c *claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.cfg.Store.ReleaseCommand(ctx, cmd.ID, e.cfg.NodeID, e.cfg.Now()); err != nil {
-		log.Warn("could not release the command; it runs again when its lease expires", "err", err)
+	if err := e.cfg.Store.ReleaseCommand(ctx, c.cmd.ID, c.lease.Owner, e.cfg.Now()); err != nil {
+		c.log.Warn("could not release the command; it runs again when its lease expires", "err", err)
 		return
 	}
-	log.Info("command released for another engine to run")
+	c.log.Info("command released for another engine to run")
 }
 
 func roundSeconds(d time.Duration) float64 {
 	return float64(d.Round(time.Millisecond)) / float64(time.Second)
 }
 
-// scrubPaths keeps the engine's own directories out of messages shown to users.
-func scrubPaths(s, dir string) string {
-	return strings.ReplaceAll(s, dir+string(os.PathSeparator), "")
+// scrubPaths keeps the engine's own directories out of messages shown to
+// users: a path inside one becomes relative, the directory itself "…".
+func scrubPaths(s string, dirs ...string) string {
+	for _, d := range dirs {
+		s = strings.ReplaceAll(s, d+string(os.PathSeparator), "")
+		s = strings.ReplaceAll(s, d, "…")
+	}
+	return s
 }
 
-func (e *Engine) deleteBlobs(files []*store.File, log *slog.Logger) {
+// discardOutputs deletes the objects an attempt uploaded but could not
+// record. Their keys are unique to the attempt, so they can't be another
+// attempt's; and one the store did record after all (a commit whose answer
+// was lost) is kept.
+func (e *Engine) discardOutputs(c *claim, files []*store.File) {
+	if len(files) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recorded := map[string]bool{}
+	if got, err := e.cfg.Store.CommandFiles(ctx, c.cmd.ID); err == nil {
+		for _, f := range got {
+			recorded[f.BlobKey] = true
+		}
+	} else {
+		c.log.Warn("could not check which outputs were recorded; keeping them all", "err", err)
+		return
+	}
+	var unrecorded []*store.File
+	for _, f := range files {
+		if !recorded[f.BlobKey] {
+			unrecorded = append(unrecorded, f)
+		}
+	}
+	e.deleteBlobs(ctx, unrecorded, c.log)
+}
+
+func (e *Engine) deleteBlobs(ctx context.Context, files []*store.File, log *slog.Logger) {
 	var wg sync.WaitGroup
 	for _, f := range files {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
 			if err := e.cfg.Storage.Delete(ctx, f.BlobKey); err != nil {
 				log.Warn("could not delete an unrecorded output", "key", f.BlobKey, "err", err)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// randomToken returns 8 random bytes in hex.
+func randomToken() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RunSpec is one ffmpeg invocation.
@@ -24,6 +27,9 @@ type RunSpec struct {
 	Timeout time.Duration
 	// StderrTailBytes is how much of the end of stderr to keep.
 	StderrTailBytes int
+	// MaxFileBytes, if positive, caps the size of any file the program
+	// writes (RLIMIT_FSIZE); past it the program dies with SIGXFSZ.
+	MaxFileBytes int64
 }
 
 // RunResult is how a run ended.
@@ -56,22 +62,19 @@ type ProcessRunner struct{}
 // Run implements Runner.
 func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	runCtx := ctx
-	var cancel context.CancelFunc = func() {}
 	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
 	}
-	defer cancel()
-
 	tail := &tailBuffer{max: spec.StderrTailBytes}
-	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd := exec.CommandContext(runCtx, spec.Path, spec.Args...)
 	cmd.Dir = spec.Dir
 	cmd.Env = spec.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{} // never inherit the engine's environment
 	}
-	cmd.Stdin = nil // /dev/null
-	cmd.Stdout = nil
-	cmd.Stderr = tail
+	cmd.Stderr = tail // stdin and stdout stay nil: /dev/null
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own process group, so one kill reaches anything it spawned.
 		Setpgid: true,
@@ -79,21 +82,26 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		// command again and must not find an orphan writing to its files.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A grandchild holding stderr open can't keep Wait from returning.
+	cmd.WaitDelay = 2 * time.Second
+
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return RunResult{}, err
 	}
-
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-runCtx.Done():
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		case <-done:
+	if spec.MaxFileBytes > 0 {
+		// Set from outside, a few microseconds after the start: ffmpeg
+		// spends tens of milliseconds loading its libraries before it can
+		// write anything. Past the limit the kernel sends SIGXFSZ.
+		lim := unix.Rlimit{Cur: uint64(spec.MaxFileBytes), Max: uint64(spec.MaxFileBytes)}
+		if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+			cmd.Cancel()
+			cmd.Wait()
+			return RunResult{}, fmt.Errorf("limit the output size: %w", err)
 		}
-	}()
+	}
 	waitErr := cmd.Wait()
-	close(done)
 
 	res := RunResult{Duration: time.Since(start), StderrTail: tail.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -108,7 +116,7 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		res.TimedOut = true
 	}
 	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, context.DeadlineExceeded) {
 		return res, waitErr
 	}
 	return res, nil

@@ -37,13 +37,42 @@ func TestRunnerKeepsTheStderrTail(t *testing.T) {
 
 func TestRunnerGivesAMinimalEnvironmentAndNoStdin(t *testing.T) {
 	t.Setenv("SECRET_FROM_ENGINE", "leak")
-	res := runSh(t, `env >&2; cat >&2; pwd >&2`, 10*time.Second, 4096)
+	dir := t.TempDir()
+	res, err := engine.ProcessRunner{}.Run(context.Background(), engine.RunSpec{
+		Path: "/bin/sh", Args: []string{"-c", `env >&2; echo "stdin=$(readlink /proc/self/fd/0)" >&2; echo "cwd=$(pwd)" >&2`},
+		Dir: dir, Env: []string{"PATH=/usr/bin:/bin", "ONLY=this"}, StderrTailBytes: 4096,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := string(res.StderrTail)
 	if strings.Contains(out, "SECRET_FROM_ENGINE") || !strings.Contains(out, "ONLY=this") {
-		t.Fatalf("the child saw the environment:\n%s", out)
+		t.Errorf("the child saw the engine's environment:\n%s", out)
 	}
-	if res.ExitCode != 0 {
-		t.Fatalf("reading stdin failed: %d %s", res.ExitCode, out)
+	if !strings.Contains(out, "stdin=/dev/null\n") {
+		t.Errorf("stdin is not /dev/null:\n%s", out)
+	}
+	if !strings.Contains(out, "cwd="+dir+"\n") {
+		t.Errorf("the working directory is not %s:\n%s", dir, out)
+	}
+}
+
+// MaxFileBytes stops a program that writes a bigger file, with SIGXFSZ.
+func TestRunnerCapsFileSize(t *testing.T) {
+	dir := t.TempDir()
+	res, err := engine.ProcessRunner{}.Run(context.Background(), engine.RunSpec{
+		Path: "/bin/sh", Args: []string{"-c", "sleep 0.1; head -c 100000 /dev/zero > big"},
+		Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, MaxFileBytes: 4096,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, statErr := os.Stat(filepath.Join(dir, "big"))
+	if statErr != nil || fi.Size() > 4096 {
+		t.Fatalf("the file is %v bytes (%v); want at most 4096", fi, statErr)
+	}
+	if res.ExitCode == 0 {
+		t.Fatalf("writing past the cap succeeded")
 	}
 }
 

@@ -29,8 +29,8 @@ type SubmitRequest struct {
 	FFmpegCommand string
 	Metadata      map[string]any
 	WebhookURL    string
-	// MaxRunSeconds bounds ffmpeg's run time; zero means the default.
-	MaxRunSeconds float64
+	// MaxRunSeconds bounds ffmpeg's run time; nil means the default.
+	MaxRunSeconds *float64
 	// OriginalRequest is the request body, echoed back as original_request.
 	OriginalRequest json.RawMessage
 }
@@ -62,14 +62,14 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 		}
 	}
 	runSeconds := e.cfg.DefaultRunTimeout.Seconds()
-	if req.MaxRunSeconds != 0 {
+	if v := req.MaxRunSeconds; v != nil {
 		max := e.cfg.MaxRunTimeout.Seconds()
-		if math.IsNaN(req.MaxRunSeconds) || req.MaxRunSeconds <= 0 || req.MaxRunSeconds > max {
+		if math.IsNaN(*v) || *v <= 0 || *v > max {
 			problems = append(problems, fieldError(
 				fmt.Sprintf("max_command_run_seconds must be more than 0 and at most %g", max),
 				"body", "max_command_run_seconds"))
 		}
-		runSeconds = req.MaxRunSeconds
+		runSeconds = *v
 	}
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}

@@ -71,7 +71,7 @@ type Command struct {
 	// The error fields are present only when FAILED.
 	ErrorStatus     string                `json:"error_status,omitempty"`
 	ErrorMessage    string                `json:"error_message,omitempty"`
-	Metadata        map[string]any        `json:"metadata,omitempty"`
+	Metadata        map[string]any        `json:"metadata"` // as submitted; null if none
 	OriginalRequest json.RawMessage       `json:"original_request"`
 	OutputFiles     map[string]OutputFile `json:"output_files"`
 	CreatedAt       Time                  `json:"created_at"`
@@ -113,9 +113,13 @@ type ErrorDetail struct {
 
 // The error codes of the contract.
 const (
-	CodeInvalidRequest   = "INVALID_REQUEST"
-	CodeUnauthorized     = "UNAUTHORIZED"
-	CodeNotFound         = "NOT_FOUND"
+	CodeInvalidRequest = "INVALID_REQUEST"
+	CodeUnauthorized   = "UNAUTHORIZED"
+	// CodeForbidden answers a storage link whose signature is wrong or
+	// expired (403; the hosted services' list has no links to check).
+	CodeForbidden = "FORBIDDEN"
+	CodeNotFound  = "NOT_FOUND"
+	// CodeMethodNotAllowed answers a known path with the wrong method (405).
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	CodePayloadTooLarge  = "PAYLOAD_TOO_LARGE"
 	CodeValidationError  = "VALIDATION_ERROR"

@@ -1,20 +1,22 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/openrender/openrender/api"
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/template"
 )
+
+// bodyReadTimeout bounds reading a JSON request body.
+const bodyReadTimeout = time.Minute
 
 // List paging, as the contract sets it.
 const (
@@ -28,30 +30,26 @@ func (h *handler) runCommand(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req api.RunCommandRequest
-	if !decodeBody(w, body, &req) {
+	obj, ok := parseObject(w, body)
+	if !ok {
 		return
 	}
-	if req.FFmpegCommand == nil {
-		writeValidation(w, template.Errors{field("ffmpeg_command is required", "body", "ffmpeg_command")})
-		return
-	}
+	command, hasCommand := obj.string("ffmpeg_command")
 	sub := engine.SubmitRequest{
-		InputFiles:      req.InputFiles,
-		OutputFiles:     req.OutputFiles,
-		FFmpegCommand:   *req.FFmpegCommand,
-		Metadata:        req.Metadata,
+		InputFiles:      obj.stringMap("input_files", "the input file's URL"),
+		OutputFiles:     obj.stringMap("output_files", "the output file's name"),
+		FFmpegCommand:   command,
+		Metadata:        obj.anyMap("metadata"),
+		MaxRunSeconds:   obj.number("max_command_run_seconds"),
 		OriginalRequest: body,
 	}
-	if req.WebhookURL != nil {
-		sub.WebhookURL = *req.WebhookURL
+	sub.WebhookURL, _ = obj.string("webhook_url")
+	if !hasCommand && !obj.present("ffmpeg_command") {
+		obj.bad("ffmpeg_command", "ffmpeg_command is required")
 	}
-	if req.MaxCommandRunSeconds != nil {
-		sub.MaxRunSeconds = *req.MaxCommandRunSeconds
-		if sub.MaxRunSeconds == 0 {
-			writeValidation(w, template.Errors{field("max_command_run_seconds must be more than 0", "body", "max_command_run_seconds")})
-			return
-		}
+	if len(obj.problems) > 0 {
+		writeValidation(w, obj.problems)
+		return
 	}
 	cmd, err := h.eng.Submit(r.Context(), accountFrom(r.Context()).ID, sub)
 	var invalid *engine.ValidationError
@@ -130,6 +128,9 @@ func (h *handler) listCommands(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads a size-capped request body, answering 413 past the cap.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	// A client dripping a body byte by byte must not hold a connection
+	// (and, at shutdown, the server) for long.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -142,54 +143,4 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		return nil, false
 	}
 	return body, true
-}
-
-// decodeBody parses a JSON object into v: unparseable JSON is a 400, a field
-// of the wrong type a 422 naming the field. Unknown fields are ignored, as
-// the contract requires. It compacts nothing: body is echoed as sent.
-func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		writeError(w, http.StatusBadRequest, api.CodeInvalidRequest, "The request body is empty; send a JSON object.", nil)
-		return false
-	}
-	err := json.Unmarshal(trimmed, v)
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		writeError(w, http.StatusBadRequest, api.CodeInvalidRequest,
-			"The request body is not valid JSON: "+err.Error()+".", nil)
-	case errors.As(err, &typ):
-		loc := []any{"body"}
-		if typ.Field != "" {
-			for _, p := range strings.Split(typ.Field, ".") {
-				loc = append(loc, p)
-			}
-			writeValidation(w, template.Errors{field(fmt.Sprintf("%s must be %s, not %s", typ.Field, describeType(typ.Type.String()), typ.Value), loc...)})
-		} else {
-			writeValidation(w, template.Errors{field("the request body must be a JSON object", loc...)})
-		}
-	default:
-		writeError(w, http.StatusBadRequest, api.CodeInvalidRequest, "The request body is not valid JSON.", nil)
-	}
-	return false
-}
-
-func describeType(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map[string]string"):
-		return "an object of strings"
-	case strings.HasPrefix(goType, "map["):
-		return "an object"
-	case goType == "string" || goType == "*string":
-		return "a string"
-	case strings.Contains(goType, "float") || strings.Contains(goType, "int"):
-		return "a number"
-	case strings.Contains(goType, "bool"):
-		return "a boolean"
-	}
-	return "of another type"
 }

@@ -81,40 +81,55 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if _, pattern := h.mux.Handler(r); pattern == "" {
-		h.mux.ServeHTTP(&routeErrorWriter{ResponseWriter: w}, r)
+		h.mux.ServeHTTP(&errorBodyWriter{ResponseWriter: w}, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
 
-// routeErrorWriter replaces ServeMux's plain-text 404 and 405 bodies with
-// the contract's JSON error body, keeping its headers (Allow on a 405).
-type routeErrorWriter struct {
+// errorBodyWriter replaces the plain-text bodies that net/http writes for
+// its own errors (ServeMux's 404 and 405, ServeContent's 412 and 416) with
+// the contract's JSON error body, keeping the headers they set (Allow,
+// Content-Range).
+type errorBodyWriter struct {
 	http.ResponseWriter
-	wrote bool
+	status int
 }
 
-func (w *routeErrorWriter) WriteHeader(status int) {
-	if w.wrote {
+func (w *errorBodyWriter) WriteHeader(status int) {
+	if w.status != 0 {
 		return
 	}
-	w.wrote = true
-	w.Header().Del("X-Content-Type-Options")
-	switch status {
-	case http.StatusMethodNotAllowed:
-		writeError(w.ResponseWriter, status, api.CodeMethodNotAllowed, "This path does not answer that HTTP method.", nil)
-	case http.StatusNotFound:
-		writeError(w.ResponseWriter, status, api.CodeNotFound, "There is no such endpoint.", nil)
-	default:
+	w.status = status
+	if status < 400 {
 		w.ResponseWriter.WriteHeader(status)
+		return
 	}
+	h := w.Header()
+	h.Del("X-Content-Type-Options")
+	h.Del("Content-Length")
+	code, msg := api.CodeInvalidRequest, http.StatusText(status)+"."
+	switch status {
+	case http.StatusNotFound:
+		code, msg = api.CodeNotFound, "There is no such endpoint."
+	case http.StatusMethodNotAllowed:
+		code, msg = api.CodeMethodNotAllowed, "This path does not answer that HTTP method."
+	case http.StatusRequestedRangeNotSatisfiable:
+		msg = "The requested range is outside the file."
+	case http.StatusPreconditionFailed:
+		msg = "The file does not match the request's preconditions."
+	}
+	writeError(w.ResponseWriter, status, code, msg, nil)
 }
 
-func (w *routeErrorWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
+func (w *errorBodyWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	return len(b), nil // the mux's own body is replaced
+	if w.status >= 400 {
+		return len(b), nil // net/http's own body is replaced
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // secondsUntil is a Cache-Control max-age for a link that expires at t.

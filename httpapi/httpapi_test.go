@@ -255,6 +255,13 @@ func TestStorageLinks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unsatisfiable range is 416 with the error body", func(t *testing.T) {
+		r := get(t, link, fmt.Sprintf("bytes=%d-", len(whole.body)+10))
+		var e api.Error
+		if r.code != http.StatusRequestedRangeNotSatisfiable || json.Unmarshal(r.body, &e) != nil || e.Message == "" {
+			t.Fatalf("got %d %q", r.code, r.body)
+		}
+	})
 	t.Run("a valid link to a missing object is 404", func(t *testing.T) {
 		r := get(t, s.URL+s.Signer.Sign("files/none/none.mp4", time.Now().Add(time.Hour)), "")
 		if r.code != http.StatusNotFound {
@@ -374,6 +381,12 @@ func TestValidationErrors(t *testing.T) {
 		{"max_command_run_seconds too large", with("max_command_run_seconds", 1e9), "body/max_command_run_seconds", "at most"},
 		{"max_command_run_seconds negative", with("max_command_run_seconds", -5), "body/max_command_run_seconds", "more than 0"},
 		{"bad webhook_url", with("webhook_url", "not a url"), "body/webhook_url", ""},
+		{"an input URL that is not a string", with("input_files", map[string]any{"in_video": 5}), "body/input_files/in_video", "must be a string"},
+		{"an output name that is not a string", with("output_files", map[string]any{"out_video": true}), "body/output_files/out_video", "must be a string"},
+		{"ffmpeg_command not a string", with("ffmpeg_command", []any{"-i"}), "body/ffmpeg_command", "must be a string"},
+		{"field names are case-sensitive", map[string]any{"input_files": map[string]any{"in_video": in}, "output_files": map[string]any{"out_video": "out.mp4"}, "FFMPEG_COMMAND": "-i {{in_video}} {{out_video}}"}, "body/ffmpeg_command", "required"},
+		{"max_command_run_seconds not a number", with("max_command_run_seconds", "10"), "body/max_command_run_seconds", "must be a number"},
+		{"metadata not an object", with("metadata", "x"), "body/metadata", "object"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -406,7 +419,7 @@ func TestValidationErrors(t *testing.T) {
 func TestMalformedRequests(t *testing.T) {
 	s := newServer(t, testutil.EnvOptions{NoStart: true, Config: engine.Config{}})
 	var e api.Error
-	for name, body := range map[string]string{"not JSON": "{not json", "empty": "", "truncated": `{"ffmpeg_command": "-i`} {
+	for name, body := range map[string]string{"not JSON": "{not json", "empty": "", "truncated": `{"ffmpeg_command": "-i`, "trailing data": `{"ffmpeg_command": "x"} {}`} {
 		if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &e); code != 400 || e.Error != "INVALID_REQUEST" {
 			t.Errorf("%s: %d %+v, want 400 INVALID_REQUEST", name, code, e)
 		}
@@ -423,6 +436,31 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	if code := s.call(t, "GET", "/api/v1/no-such-endpoint", s.Key, nil, &e); code != 404 || e.Error != "NOT_FOUND" {
 		t.Errorf("unknown path: %d %+v, want 404", code, e)
+	}
+}
+
+// metadata comes back exactly as sent: big integers digit for digit, an
+// empty object as an empty object, no metadata as null.
+func TestMetadataEchoesAsSubmitted(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	submit := func(metadata string) map[string]json.RawMessage {
+		body := `{"output_files": {"out_video": "a.mp4"}, "ffmpeg_command": "-f lavfi -i testsrc=duration=1 {{out_video}}"` + metadata + `}`
+		var c api.CommandID
+		if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &c); code != 200 {
+			t.Fatalf("submit %s: %d", metadata, code)
+		}
+		var obj map[string]json.RawMessage
+		s.call(t, "GET", "/api/v1/commands/"+c.CommandID, s.Key, nil, &obj)
+		return obj
+	}
+	if got := string(submit(`, "metadata": {"order": 12345678901234567890, "ratio": 0.1, "ok": true, "name": "x"}`)["metadata"]); got != `{"name":"x","ok":true,"order":12345678901234567890,"ratio":0.1}` {
+		t.Errorf("metadata = %s", got)
+	}
+	if got := string(submit(`, "metadata": {}`)["metadata"]); got != `{}` {
+		t.Errorf("empty metadata = %s, want {}", got)
+	}
+	if got := string(submit(``)["metadata"]); got != `null` {
+		t.Errorf("absent metadata = %s, want null", got)
 	}
 }
 

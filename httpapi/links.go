@@ -23,7 +23,7 @@ func (h *handler) serveLink(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, storage.ErrLinkExpired) {
 			msg = "The link has expired; fetch the file or command again for a fresh storage_url."
 		}
-		writeError(w, http.StatusForbidden, "FORBIDDEN", msg, nil)
+		writeError(w, http.StatusForbidden, api.CodeForbidden, msg, nil)
 		return
 	}
 	obj, err := h.eng.Config().Storage.Open(r.Context(), key)
@@ -42,5 +42,5 @@ func (h *handler) serveLink(w http.ResponseWriter, r *http.Request) {
 	if exp, err := strconv.ParseInt(r.URL.Query().Get("expires"), 10, 64); err == nil {
 		w.Header().Set("Cache-Control", "private, max-age="+strconv.Itoa(secondsUntil(time.Unix(exp, 0))))
 	}
-	http.ServeContent(w, r, path.Base(key), obj.ModTime, obj)
+	http.ServeContent(&errorBodyWriter{ResponseWriter: w}, r, path.Base(key), obj.ModTime, obj)
 }

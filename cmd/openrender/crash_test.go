@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -117,15 +118,15 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 			continue
 		}
 		if deadNode == "" {
-			deadNode = c.LeaseOwner
+			deadNode = c.LeaseNode
 		}
-		if c.LeaseOwner == "" || c.LeaseOwner != deadNode {
-			t.Fatalf("running commands are leased to %q and %q, want one node", deadNode, c.LeaseOwner)
+		if c.LeaseNode == "" || c.LeaseNode != deadNode || !strings.HasPrefix(c.LeaseOwner, deadNode+"/") {
+			t.Fatalf("running commands are leased to node %q and %q (claim %q), want one node", deadNode, c.LeaseNode, c.LeaseOwner)
 		}
 		if left := c.LeaseExpiresAt.Sub(killedAt); left < lease/2 {
 			t.Fatalf("the dead node's lease on %s expires in %v; the test needs a long one", id, left)
 		}
-		if _, err := os.Stat(filepath.Join(workDir, deadNode, id)); err != nil {
+		if _, err := os.Stat(filepath.Join(workDir, "runs", deadNode, fmt.Sprintf("%s.%d", id, c.Attempts))); err != nil {
 			t.Errorf("the killed run of %s left no work dir: %v", id, err)
 		}
 	}
@@ -181,22 +182,19 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 
 	// No work dirs: the dead node's is gone with its lock file, the live
 	// node's holds nothing.
-	entries, err := os.ReadDir(workDir)
+	if _, err := os.Stat(filepath.Join(workDir, "nodes", deadNode+".lock")); err == nil {
+		t.Errorf("the dead node's lock file is still there")
+	}
+	runs := filepath.Join(workDir, "runs")
+	entries, err := os.ReadDir(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		switch {
-		case e.Name() == "nodes":
-			if _, err := os.Stat(filepath.Join(workDir, "nodes", deadNode+".lock")); err == nil {
-				t.Errorf("the dead node's lock file is still there")
-			}
-		case e.Name() == deadNode:
+		if e.Name() == deadNode {
 			t.Errorf("the dead node's work dir %s is still there", e.Name())
-		default:
-			if left, _ := os.ReadDir(filepath.Join(workDir, e.Name())); len(left) > 0 {
-				t.Errorf("work dir %s still holds %v", e.Name(), left)
-			}
+		} else if left, _ := os.ReadDir(filepath.Join(runs, e.Name())); len(left) > 0 {
+			t.Errorf("work dir %s still holds %v", e.Name(), left)
 		}
 	}
 }

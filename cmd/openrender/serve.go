@@ -192,8 +192,17 @@ func runServer(f serveFlags, out io.Writer) error {
 	log.Info("shutting down: no new requests; running commands may finish", "grace", f.shutdownGrace)
 	graceCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
-	srv.Shutdown(graceCtx)
-	return eng.Stop(graceCtx)
+	// Both at once: workers stop taking commands the moment the signal
+	// arrives, however long a slow client keeps the HTTP server draining.
+	drained := make(chan struct{})
+	go func() {
+		srv.Shutdown(graceCtx)
+		close(drained)
+	}()
+	err = eng.Stop(graceCtx)
+	<-drained
+	srv.Close() // whatever outlived the grace period
+	return err
 }
 
 func openStore(ctx context.Context, databaseURL, dataDir string) (store.Store, error) {

@@ -47,12 +47,14 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 		OutputFiles:  req.OutputFiles,
 	}
 	var problems template.Errors
-	if _, err := template.Parse(spec); err != nil {
+	if tmpl, err := template.Parse(spec); err != nil {
 		if errs, ok := err.(template.Errors); ok {
 			problems = append(problems, errs...)
 		} else {
 			return nil, err
 		}
+	} else {
+		problems = append(problems, guardLiterals(tmpl, spec.CommandField)...)
 	}
 	problems = append(problems, e.checkInputURLs(req.InputFiles)...)
 	problems = append(problems, checkMetadata(req.Metadata)...)

@@ -3,6 +3,17 @@
 // mime_type, codec, pixel_format, width, height, frame_rate,
 // bitrate_video_kb, bitrate_audio_kb, sample_rate, channels).
 //
+// Starting ffprobe costs tens of milliseconds, so MP4, MOV, M4A and 3GP
+// files (the engine's most common outputs) are first read natively (mp4.go):
+// the reader reproduces what ffprobe 5.1 would report for them, down to its
+// bitrate and frame rate arithmetic and the pixel format its decoders derive
+// from the codec configuration, and gives the file to ffprobe whenever it
+// meets anything it does not reproduce exactly (fragments, encryption, an
+// unknown codec or profile, an unusual edit list, ...). The reader is bounded
+// on hostile input: a capped moov box read through a small buffer, streamed
+// sample tables, capped counts of boxes, tracks and samples. A differential
+// test holds it to ffprobe's output on files generated with ffmpeg.
+//
 // The engine probes every file ffmpeg writes and every file a user uploads or
 // asks it to store, so the package is built to be safe on hostile input:
 // ffprobe runs as a plain argv (never through a shell) with a minimal

@@ -43,21 +43,29 @@ const (
 // credentials, no proxy settings, no FFREPORT) leaks into it.
 var probeEnv = []string{"PATH=/usr/bin:/bin"}
 
-// Prober runs ffprobe. The zero value is ready to use, and a Prober is safe
-// for concurrent use because Probe keeps no state between calls.
+// Prober reads the facts of media files: natively for the MP4 family files
+// it fully understands, with ffprobe otherwise. The zero value is ready to
+// use, and a Prober is safe for concurrent use because Probe keeps no state
+// between calls.
 type Prober struct {
 	// FFprobePath is the ffprobe binary; empty means "ffprobe" looked up in
 	// the engine's PATH.
 	FFprobePath string
 	// Timeout bounds each probe; zero means 30 seconds.
 	Timeout time.Duration
+
+	// ffprobeOnly turns off the native MP4 reader (tests and benchmarks
+	// compare the two paths).
+	ffprobeOnly bool
 }
 
-// Probe runs ffprobe on the file at path and returns its facts. A file that
-// is not readable media yields an error wrapping ErrNotMedia with ffprobe's
-// reason; a missing file yields an error wrapping fs.ErrNotExist; a probe cut
-// short yields the context's error (context.DeadlineExceeded on timeout).
-// Error messages name the file by its base name only.
+// Probe returns the facts of the file at path. MP4, MOV and M4A files the
+// native reader fully understands are read without starting ffprobe (the
+// facts are the same as ffprobe's); everything else is probed by ffprobe. A
+// file that is not readable media yields an error wrapping ErrNotMedia with
+// ffprobe's reason; a missing file yields an error wrapping fs.ErrNotExist;
+// a probe cut short yields the context's error (context.DeadlineExceeded on
+// timeout). Error messages name the file by its base name only.
 func (p *Prober) Probe(ctx context.Context, path string) (Info, error) {
 	if p == nil {
 		p = &Prober{}
@@ -82,6 +90,15 @@ func (p *Prober) Probe(ctx context.Context, path string) (Info, error) {
 			notMedia.name = name
 		}
 		return Info{}, err
+	}
+
+	// MP4, MOV and M4A files, the engine's most common outputs, are read
+	// natively when the reader can vouch for every fact; ffprobe decides
+	// otherwise.
+	if !p.ffprobeOnly && ctx.Err() == nil {
+		if info, ok := probeMP4File(absPath, name); ok {
+			return info, nil
+		}
 	}
 
 	binary, err := p.binary()

@@ -374,12 +374,24 @@ func TestProbeMissingBinary(t *testing.T) {
 	}
 }
 
+// BenchmarkProbe measures Probe on an H.264/AAC MP4, the engine's most
+// common output, which the native reader handles.
 func BenchmarkProbe(b *testing.B) {
+	benchmarkProbe(b, &Prober{})
+}
+
+// BenchmarkProbeFFprobe measures the same probe through ffprobe, for
+// comparison.
+func BenchmarkProbeFFprobe(b *testing.B) {
+	benchmarkProbe(b, &Prober{ffprobeOnly: true})
+}
+
+func benchmarkProbe(b *testing.B, prober *Prober) {
 	requireFFmpeg(b)
 	path := makeMedia(b, b.TempDir(), "bench.mp4", join(videoSource, audioSource,
 		[]string{"-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"})...)
-	prober := &Prober{}
 	ctx := context.Background()
+	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := prober.Probe(ctx, path); err != nil {

@@ -92,6 +92,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.node = node
+	// Anything in our runs dir was left by an earlier process with our id
+	// (we hold its lock, so it is dead): start clean.
+	os.RemoveAll(e.runsDir())
 	if err := os.MkdirAll(e.runsDir(), 0o700); err != nil {
 		node.release()
 		return fmt.Errorf("engine: work dir: %w", err)

@@ -21,16 +21,7 @@ import (
 // media shared by the tests, generated once per run.
 var mediaDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "openrender-engine-test-")
-	if err != nil {
-		panic(err)
-	}
-	mediaDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithTempDir(m, &mediaDir)) }
 
 func clip(t *testing.T) string {
 	return testutil.MakeClip(t, mediaDir, "in.mp4", testutil.Clip{Seconds: 5, Size: "640x360", Audio: true})

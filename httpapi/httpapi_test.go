@@ -25,16 +25,7 @@ import (
 
 var mediaDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "openrender-httpapi-test-")
-	if err != nil {
-		panic(err)
-	}
-	mediaDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithTempDir(m, &mediaDir)) }
 
 // server is the HTTP API on a real loopback server, over an engine on a real
 // SQLite file and a file:// bucket.

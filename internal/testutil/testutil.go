@@ -76,6 +76,19 @@ func MakeClip(t testing.TB, dir, name string, c Clip) string {
 	return path
 }
 
+// RunWithTempDir runs a package's tests with *dir set to a fresh temporary
+// directory (for media shared by the tests), removed afterwards; TestMain
+// passes its result to os.Exit.
+func RunWithTempDir(m *testing.M, dir *string) int {
+	d, err := os.MkdirTemp("", "openrender-test-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(d)
+	*dir = d
+	return m.Run()
+}
+
 // ServeDir serves dir over HTTP on 127.0.0.1 until the test ends.
 func ServeDir(t testing.TB, dir string) *httptest.Server {
 	t.Helper()

@@ -283,12 +283,8 @@ func (l *lexer) stepSingle() error {
 		l.state = unquoted
 		l.pos++
 		return nil
-	case '{':
-		if strings.HasPrefix(l.src[l.pos:], "{{") {
-			return l.strictPlaceholder()
-		}
-	case '<':
-		if matched, err := l.tryPlaceholder(); matched || err != nil {
+	case '{', '<':
+		if handled, err := l.quotedPlaceholder(); handled {
 			return err
 		}
 	}
@@ -316,12 +312,8 @@ func (l *lexer) stepDouble() error {
 			l.pos += 2
 			return nil
 		}
-	case '{':
-		if strings.HasPrefix(l.src[l.pos:], "{{") {
-			return l.strictPlaceholder()
-		}
-	case '<':
-		if matched, err := l.tryPlaceholder(); matched || err != nil {
+	case '{', '<':
+		if handled, err := l.quotedPlaceholder(); handled {
 			return err
 		}
 	}
@@ -365,6 +357,18 @@ func (l *lexer) startWord() {
 func (l *lexer) addLiteral(c byte, offset int) {
 	l.literal = append(l.literal, c)
 	l.literalOffsets = append(l.literalOffsets, offset)
+}
+
+// quotedPlaceholder handles a '{' or '<' inside quotes: "{{" must begin a
+// placeholder; "<<" begins one if well formed, else stays literal text.
+func (l *lexer) quotedPlaceholder() (handled bool, err error) {
+	if strings.HasPrefix(l.src[l.pos:], "{{") {
+		return true, l.strictPlaceholder()
+	}
+	if l.src[l.pos] == '<' {
+		return l.tryPlaceholder()
+	}
+	return false, nil
 }
 
 // strictPlaceholder handles "{{", which must always begin a placeholder.

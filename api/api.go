@@ -41,19 +41,6 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// RunCommandRequest is the body of POST /api/v1/run-ffmpeg-command.
-// Unknown fields are ignored, as the contract requires.
-type RunCommandRequest struct {
-	InputFiles    map[string]string `json:"input_files"`
-	OutputFiles   map[string]string `json:"output_files"`
-	FFmpegCommand *string           `json:"ffmpeg_command"`
-	Metadata      map[string]any    `json:"metadata,omitempty"`
-	WebhookURL    *string           `json:"webhook_url,omitempty"`
-	// MaxCommandRunSeconds bounds ffmpeg's run time; the server's default
-	// applies when it is absent.
-	MaxCommandRunSeconds *float64 `json:"max_command_run_seconds,omitempty"`
-}
-
 // CommandID is the answer to a submit.
 type CommandID struct {
 	CommandID string `json:"command_id"`

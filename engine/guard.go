@@ -44,7 +44,7 @@ func guardLiterals(t *template.Template, field string) template.Errors {
 		}
 		for _, w := range words {
 			if msg := literalProblem(w); msg != "" {
-				problems = append(problems, template.FieldError{Loc: loc, Msg: msg, Type: "value_error"})
+				problems = append(problems, template.NewFieldError(msg, loc...))
 			}
 		}
 	}

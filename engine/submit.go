@@ -60,14 +60,14 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	problems = append(problems, checkMetadata(req.Metadata)...)
 	if req.WebhookURL != "" {
 		if err := fetch.CheckURL(req.WebhookURL, e.cfg.AllowPrivateURLs); err != nil {
-			problems = append(problems, fieldError(err.Error(), "body", "webhook_url"))
+			problems = append(problems, template.NewFieldError(err.Error(), "body", "webhook_url"))
 		}
 	}
 	runSeconds := e.cfg.DefaultRunTimeout.Seconds()
 	if v := req.MaxRunSeconds; v != nil {
 		max := e.cfg.MaxRunTimeout.Seconds()
 		if math.IsNaN(*v) || *v <= 0 || *v > max {
-			problems = append(problems, fieldError(
+			problems = append(problems, template.NewFieldError(
 				fmt.Sprintf("max_command_run_seconds must be more than 0 and at most %g", max),
 				"body", "max_command_run_seconds"))
 		}
@@ -115,7 +115,7 @@ func (e *Engine) checkInputURLs(inputs map[string]string) template.Errors {
 	var problems template.Errors
 	for _, alias := range sortedKeys(inputs) {
 		if err := fetch.CheckURL(inputs[alias], e.cfg.AllowPrivateURLs); err != nil {
-			problems = append(problems, fieldError(err.Error(), "body", "input_files", alias))
+			problems = append(problems, template.NewFieldError(err.Error(), "body", "input_files", alias))
 		}
 	}
 	return problems
@@ -124,24 +124,24 @@ func (e *Engine) checkInputURLs(inputs map[string]string) template.Errors {
 func checkMetadata(md map[string]any) template.Errors {
 	var problems template.Errors
 	if len(md) > MaxMetadataKeys {
-		problems = append(problems, fieldError(
+		problems = append(problems, template.NewFieldError(
 			fmt.Sprintf("metadata has %d keys; at most %d are allowed", len(md), MaxMetadataKeys), "body", "metadata"))
 	}
 	for _, k := range sortedKeys(md) {
 		if k == "" || len(k) > MaxMetadataKeyBytes || !utf8.ValidString(k) {
-			problems = append(problems, fieldError(
+			problems = append(problems, template.NewFieldError(
 				fmt.Sprintf("metadata keys must be 1 to %d bytes of UTF-8", MaxMetadataKeyBytes), "body", "metadata", k))
 			continue
 		}
 		switch v := md[k].(type) {
 		case string:
 			if len(v) > MaxMetadataStringBytes {
-				problems = append(problems, fieldError(
+				problems = append(problems, template.NewFieldError(
 					fmt.Sprintf("metadata string values may be at most %d bytes", MaxMetadataStringBytes), "body", "metadata", k))
 			}
 		case bool, float64, json.Number:
 		default:
-			problems = append(problems, fieldError(
+			problems = append(problems, template.NewFieldError(
 				"metadata values must be a string, a number or a boolean", "body", "metadata", k))
 		}
 	}
@@ -156,10 +156,6 @@ func reserveOutputs(outputs map[string]string) []store.OutputRef {
 		refs = append(refs, store.OutputRef{Alias: alias, FileID: newID(), FileName: outputs[alias]})
 	}
 	return refs
-}
-
-func fieldError(msg string, loc ...any) template.FieldError {
-	return template.FieldError{Loc: loc, Msg: msg, Type: "value_error"}
 }
 
 // newID returns a UUIDv7: time-ordered, so new rows land at the end of the

@@ -90,20 +90,20 @@ func (h *handler) listCommands(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			problems = append(problems, field(fmt.Sprintf("limit must be a whole number from 1 to %d", MaxListLimit), "query", "limit"))
+			problems = append(problems, template.NewFieldError(fmt.Sprintf("limit must be a whole number from 1 to %d", MaxListLimit), "query", "limit"))
 		}
 		limit = min(n, MaxListLimit) // integrations ask for more and page on; cap, don't refuse
 	}
 	if s := q.Get("offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			problems = append(problems, field("offset must be a whole number, 0 or more", "query", "offset"))
+			problems = append(problems, template.NewFieldError("offset must be a whole number, 0 or more", "query", "offset"))
 		}
 		offset = n
 	}
 	status := store.Status(strings.ToUpper(q.Get("status")))
 	if status != "" && !status.Valid() {
-		problems = append(problems, field("status must be one of QUEUED, PROCESSING, SUCCESS, FAILED", "query", "status"))
+		problems = append(problems, template.NewFieldError("status must be one of QUEUED, PROCESSING, SUCCESS, FAILED", "query", "status"))
 	}
 	if len(problems) > 0 {
 		writeValidation(w, problems)

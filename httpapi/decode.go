@@ -42,7 +42,7 @@ func parseObject(w http.ResponseWriter, body []byte) (obj *jsonObject, ok bool) 
 		return nil, false
 	}
 	if _, isObject := v.(map[string]any); !isObject {
-		writeValidation(w, template.Errors{field("the request body must be a JSON object", "body")})
+		writeValidation(w, template.Errors{template.NewFieldError("the request body must be a JSON object", "body")})
 		return nil, false
 	}
 	var fields map[string]json.RawMessage
@@ -56,7 +56,7 @@ func (o *jsonObject) present(name string) bool {
 }
 
 func (o *jsonObject) bad(name, msg string, loc ...any) {
-	o.problems = append(o.problems, field(msg, append([]any{"body", name}, loc...)...))
+	o.problems = append(o.problems, template.NewFieldError(msg, append([]any{"body", name}, loc...)...))
 }
 
 // string reads a string field; absent or null gives "", false.

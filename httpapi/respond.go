@@ -50,7 +50,3 @@ func writeValidation(w http.ResponseWriter, problems template.Errors) {
 	}
 	writeError(w, http.StatusUnprocessableEntity, api.CodeValidationError, msg, detail)
 }
-
-func field(msg string, loc ...any) template.FieldError {
-	return template.FieldError{Loc: loc, Msg: msg, Type: "value_error"}
-}

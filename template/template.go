@@ -55,6 +55,12 @@ func (e Errors) Error() string {
 
 const valueError = "value_error"
 
+// NewFieldError returns a value_error at loc, for checks made outside this
+// package (URLs, metadata, request fields) that report in the same shape.
+func NewFieldError(msg string, loc ...any) FieldError {
+	return FieldError{Loc: loc, Msg: msg, Type: valueError}
+}
+
 // Parse validates spec and builds its Template. On failure the error is
 // Errors, listing every problem found: first the input_files, then the
 // output_files, then each command in order, then declared aliases no

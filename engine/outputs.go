@@ -36,7 +36,10 @@ func (e *Engine) storeOutputs(ctx context.Context, c *claim) ([]*store.File, err
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	for _, err := range errs { // the first failure, by output order
+		if err == nil {
+			continue
+		}
 		var stored []*store.File
 		for _, f := range files {
 			if f != nil {
@@ -44,13 +47,9 @@ func (e *Engine) storeOutputs(ctx context.Context, c *claim) ([]*store.File, err
 			}
 		}
 		cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		e.deleteBlobs(cleanup, stored, c.log)
-		cancel()
-		for _, err := range errs { // the first failure, by output order
-			if err != nil {
-				return nil, err
-			}
-		}
+		return nil, err
 	}
 	return files, nil
 }

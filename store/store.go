@@ -198,6 +198,11 @@ type Outcome struct {
 	FFmpegRunSeconds       float64
 	Files                  []*File
 	FinishedAt             time.Time
+	// Event, when set, is the webhook event announcing this outcome,
+	// inserted in the same transaction (PENDING, due at once; or
+	// NOT_DELIVERED with LastError saying why, which also writes a
+	// delivery record with Attempt 0).
+	Event *WebhookEvent
 }
 
 // CommandQuery selects a page of an account's commands, newest first.
@@ -270,6 +275,7 @@ type Store interface {
 	Accounts
 	Commands
 	Files
+	Webhooks
 	// Close releases the store's resources.
 	Close() error
 }

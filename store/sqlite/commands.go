@@ -217,6 +217,11 @@ func (s *Store) FinishCommand(ctx context.Context, id, owner string, o store.Out
 			return err
 		}
 	}
+	if o.Event != nil {
+		if err := insertEvent(ctx, tx, o.Event); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: finish command: %w", err)
 	}

@@ -108,10 +108,13 @@ const (
 	CodeNotFound  = "NOT_FOUND"
 	// CodeMethodNotAllowed answers a known path with the wrong method (405).
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
-	CodePayloadTooLarge  = "PAYLOAD_TOO_LARGE"
-	CodeValidationError  = "VALIDATION_ERROR"
-	CodeRateLimited      = "RATE_LIMITED"
-	CodeInternalError    = "INTERNAL_ERROR"
+	// CodeConflict answers a request the resource's current state refuses
+	// (409), such as a redelivery while an attempt is in flight.
+	CodeConflict        = "CONFLICT"
+	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
+	CodeValidationError = "VALIDATION_ERROR"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeInternalError   = "INTERNAL_ERROR"
 )
 
 // SizeMBytes converts a byte count to the contract's size_mbytes:
@@ -120,4 +123,74 @@ func SizeMBytes(n int64) float64 {
 	const mib = 1 << 20
 	v := float64(n) / mib
 	return float64(int64(v*10000+0.5)) / 10000
+}
+
+// WebhookConfig is what GET /api/v1/webhook-config returns for a configured
+// webhook. The secret is never returned. An account without a webhook gets
+// WebhookNotConfigured instead.
+type WebhookConfig struct {
+	Configured          bool   `json:"configured"`
+	URL                 string `json:"url"`
+	IsActive            bool   `json:"is_active"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	DisabledAt          *Time  `json:"disabled_at"`
+}
+
+// WebhookNotConfigured is GET /api/v1/webhook-config's answer when the
+// account has no webhook.
+type WebhookNotConfigured struct {
+	Configured bool `json:"configured"`
+}
+
+// WebhookConfigSaved answers PUT /api/v1/webhook-config.
+type WebhookConfigSaved struct {
+	Success bool   `json:"success"`
+	URL     string `json:"url"`
+}
+
+// Success answers a request that has nothing else to say (DELETE).
+type Success struct {
+	Success bool `json:"success"`
+}
+
+// Delivery outcomes in the delivery log.
+const (
+	DeliverySucceeded    = "SUCCESS"
+	DeliveryFailed       = "FAILED"
+	DeliveryInFlight     = "IN_FLIGHT"
+	DeliveryNotDelivered = "NOT_DELIVERED" // the event was not sent (attempt 0)
+)
+
+// WebhookDelivery is one attempt in the delivery log (an extension).
+type WebhookDelivery struct {
+	DeliveryID string `json:"delivery_id"`
+	// EventID is the webhook-id header: the same on every attempt of one event.
+	EventID     string `json:"event_id"`
+	CommandID   string `json:"command_id"`
+	URL         string `json:"url"`
+	Attempt     int    `json:"attempt"`
+	AttemptedAt Time   `json:"attempted_at"`
+	// Status is one of the Delivery* constants.
+	Status string `json:"status"`
+	// StatusCode is the receiver's HTTP status, null when none arrived.
+	StatusCode *int     `json:"status_code"`
+	LatencyMs  *float64 `json:"latency_ms"`
+	Error      *string  `json:"error"`
+	// ResponseBody is the start (up to 1 KiB) of the receiver's answer.
+	ResponseBody string `json:"response_body"`
+}
+
+// WebhookDeliveryList is a page of the delivery log, newest first.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+	Limit      int               `json:"limit"`
+	Offset     int               `json:"offset"`
+}
+
+// Redelivery answers POST /api/v1/webhook-deliveries/{id}/redeliver: the
+// event will be sent again at once as attempt number Attempt.
+type Redelivery struct {
+	Success bool   `json:"success"`
+	EventID string `json:"event_id"`
+	Attempt int    `json:"attempt"`
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openrender/openrender/notify"
 	"github.com/openrender/openrender/queue"
 	"github.com/openrender/openrender/storage"
 	"github.com/openrender/openrender/store"
@@ -44,6 +45,8 @@ const (
 	DefaultStorageURLTTL = 24 * time.Hour
 	// DefaultStderrTailBytes is how much of ffmpeg's stderr is kept.
 	DefaultStderrTailBytes = 4 << 10
+	// DefaultNotifierTimeout bounds each call of a Notifier.
+	DefaultNotifierTimeout = 30 * time.Second
 )
 
 // Config configures an Engine. Store and Storage are required; every other
@@ -108,6 +111,23 @@ type Config struct {
 	Runner Runner
 	// StderrTailBytes: see DefaultStderrTailBytes.
 	StderrTailBytes int
+
+	// WebhookSchedule is when webhook attempts are made; its length is the
+	// number of attempts. Default: notify.DefaultRetrySchedule.
+	WebhookSchedule notify.RetrySchedule
+	// WebhookJitter: see notify.DefaultJitter (the default). Negative: none.
+	WebhookJitter float64
+	// WebhookTimeout: see notify.DefaultAttemptTimeout (the default).
+	WebhookTimeout time.Duration
+	// WebhookDisableAfter: see notify.DefaultDisableAfter (the default).
+	WebhookDisableAfter int
+	// WebhookSenders: see notify.DefaultSenders (the default).
+	WebhookSenders int
+	// Notifiers hear about every command this process finishes, in
+	// process, after the outcome is stored (see notify.Notifier). Default: none.
+	Notifiers []notify.Notifier
+	// NotifierTimeout: see DefaultNotifierTimeout.
+	NotifierTimeout time.Duration
 
 	// Logger receives the engine's logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -186,6 +206,27 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StderrTailBytes <= 0 {
 		c.StderrTailBytes = DefaultStderrTailBytes
+	}
+	if c.WebhookSchedule == nil {
+		c.WebhookSchedule = notify.DefaultRetrySchedule
+	}
+	if len(c.WebhookSchedule) == 0 {
+		return c, errors.New("engine: Config.WebhookSchedule has no attempts")
+	}
+	if c.WebhookJitter == 0 {
+		c.WebhookJitter = notify.DefaultJitter
+	}
+	if c.WebhookTimeout <= 0 {
+		c.WebhookTimeout = notify.DefaultAttemptTimeout
+	}
+	if c.WebhookDisableAfter <= 0 {
+		c.WebhookDisableAfter = notify.DefaultDisableAfter
+	}
+	if c.WebhookSenders <= 0 {
+		c.WebhookSenders = notify.DefaultSenders
+	}
+	if c.NotifierTimeout <= 0 {
+		c.NotifierTimeout = DefaultNotifierTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openrender/openrender/internal/fetch"
 	"github.com/openrender/openrender/media"
+	"github.com/openrender/openrender/notify"
 	"github.com/openrender/openrender/queue"
 )
 
@@ -30,6 +31,11 @@ type Engine struct {
 
 	// finished wakes Wait callers when a command of this process ends.
 	finished *broadcaster
+	// webhooks delivers webhook events while the engine runs.
+	webhooks     *notify.WebhookSender
+	stopWebhooks context.CancelFunc
+	sending      sync.WaitGroup // the webhook sender
+	notifying    sync.WaitGroup // Notifier calls
 
 	mu       sync.Mutex
 	started  bool
@@ -61,6 +67,10 @@ func New(cfg Config) (*Engine, error) {
 			UserAgent:    "OpenRender/1.0",
 		}),
 		finished: newBroadcaster(),
+	}
+	e.webhooks, err = newWebhookSender(cfg, e.log)
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -121,6 +131,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.sweeper.Add(1)
 	go e.sweepEvery(acceptCtx)
+	sendCtx, stopSending := context.WithCancel(context.Background())
+	e.stopWebhooks = stopSending
+	e.sending.Add(1)
+	go func() {
+		defer e.sending.Done()
+		e.webhooks.Run(sendCtx)
+	}()
 	e.started = true
 	e.log.Info("engine started", "workers", e.cfg.Workers, "work_dir", e.cfg.WorkDir)
 	return nil
@@ -157,6 +174,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.hardStop()
 	e.sweeper.Wait()
+	// Attempts in flight end within the webhook timeout and are recorded;
+	// past ctx, they are left to expire and be retried by the next engine.
+	e.stopWebhooks()
+	waitOrDone(ctx, &e.sending)
+	waitOrDone(ctx, &e.notifying)
 	e.node.release()
 	e.log.Info("engine stopped")
 	return nil
@@ -257,5 +279,18 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+}
+
+// waitOrDone waits for wg, or until ctx is done.
+func waitOrDone(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }

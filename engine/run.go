@@ -236,6 +236,9 @@ func (e *Engine) finish(c *claim, o store.Outcome, ffmpegTime time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LeaseDuration)
 	defer cancel()
+	// The webhook event is stored with the outcome, in one transaction.
+	a := e.announce(ctx, c, o)
+	o.Event = a.webhook
 	for attempt := 0; ; attempt++ {
 		err := e.cfg.Store.FinishCommand(ctx, c.cmd.ID, c.lease.Owner, o)
 		if err == nil {
@@ -250,6 +253,7 @@ func (e *Engine) finish(c *claim, o store.Outcome, ffmpegTime time.Duration) {
 		sleepCtx(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
 	e.finished.signal(c.cmd.ID)
+	e.announced(c, a)
 	if o.Status == store.StatusSuccess {
 		c.log.Info("command succeeded", "seconds", o.TotalProcessingSeconds, "ffmpeg_seconds", o.FFmpegRunSeconds)
 	} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,22 +86,7 @@ func (h *handler) getCommand(w http.ResponseWriter, r *http.Request) {
 // GET /api/v1/commands?limit&offset&status
 func (h *handler) listCommands(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var problems template.Errors
-	limit, offset := DefaultListLimit, 0
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			problems = append(problems, template.NewFieldError(fmt.Sprintf("limit must be a whole number from 1 to %d", MaxListLimit), "query", "limit"))
-		}
-		limit = min(n, MaxListLimit) // integrations ask for more and page on; cap, don't refuse
-	}
-	if s := q.Get("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			problems = append(problems, template.NewFieldError("offset must be a whole number, 0 or more", "query", "offset"))
-		}
-		offset = n
-	}
+	limit, offset, problems := pageParams(q)
 	status := store.Status(strings.ToUpper(q.Get("status")))
 	if status != "" && !status.Valid() {
 		problems = append(problems, template.NewFieldError("status must be one of QUEUED, PROCESSING, SUCCESS, FAILED", "query", "status"))
@@ -143,4 +129,24 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		return nil, false
 	}
 	return body, true
+}
+
+// pageParams reads the limit and offset of a list request.
+func pageParams(q url.Values) (limit, offset int, problems template.Errors) {
+	limit = DefaultListLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			problems = append(problems, template.NewFieldError(fmt.Sprintf("limit must be a whole number from 1 to %d", MaxListLimit), "query", "limit"))
+		}
+		limit = min(n, MaxListLimit) // integrations ask for more and page on; cap, don't refuse
+	}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			problems = append(problems, template.NewFieldError("offset must be a whole number, 0 or more", "query", "offset"))
+		}
+		offset = n
+	}
+	return limit, offset, problems
 }

@@ -62,6 +62,11 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	h.mux.Handle("POST /api/v1/run-ffmpeg-command", h.authed(h.runCommand))
 	h.mux.Handle("GET /api/v1/commands/{id}", h.authed(h.getCommand))
 	h.mux.Handle("GET /api/v1/commands", h.authed(h.listCommands))
+	h.mux.Handle("PUT /api/v1/webhook-config", h.authed(h.putWebhookConfig))
+	h.mux.Handle("GET /api/v1/webhook-config", h.authed(h.getWebhookConfig))
+	h.mux.Handle("DELETE /api/v1/webhook-config", h.authed(h.deleteWebhookConfig))
+	h.mux.Handle("GET /api/v1/webhook-deliveries", h.authed(h.listWebhookDeliveries))
+	h.mux.Handle("POST /api/v1/webhook-deliveries/{id}/redeliver", h.authed(h.redeliver))
 	if h.links != nil {
 		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
 	}

@@ -45,6 +45,10 @@ type Options struct {
 	// following it. Webhook clients set it: a webhook receiver has no reason
 	// to redirect, and following would resend the payload elsewhere.
 	NoRedirects bool
+	// MaxIdleConnsPerHost is how many idle connections to one host are
+	// kept for reuse. Zero means net/http's default (2); webhook clients,
+	// which send many requests to few receivers, raise it.
+	MaxIdleConnsPerHost int
 	// UserAgent is sent on every request, replacing any set by the caller.
 	// Empty means "OpenRender/1.0".
 	UserAgent string
@@ -110,7 +114,8 @@ func NewClient(o Options) *http.Client {
 		// intent (a gzip bomb) and would alter media files.
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-		MaxIdleConns:           100,
+		MaxIdleConns:           max(100, o.MaxIdleConnsPerHost),
+		MaxIdleConnsPerHost:    o.MaxIdleConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 	}
 	return &http.Client{

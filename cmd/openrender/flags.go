@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // envName is the environment variable that sets a flag: OPENRENDER_ and the
@@ -51,5 +52,32 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
+	return nil
+}
+
+// durationList is a comma-separated list of durations ("0,5s,5m").
+type durationList []time.Duration
+
+func (l *durationList) String() string {
+	parts := make([]string, len(*l))
+	for i, d := range *l {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *durationList) Set(v string) error {
+	var out durationList
+	for _, part := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return fmt.Errorf("%s is negative", part)
+		}
+		out = append(out, d)
+	}
+	*l = out
 	return nil
 }

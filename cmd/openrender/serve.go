@@ -21,6 +21,7 @@ import (
 
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/httpapi"
+	"github.com/openrender/openrender/notify"
 	"github.com/openrender/openrender/storage"
 	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
@@ -37,6 +38,9 @@ type serveFlags struct {
 	downloadTimeout, storageURLTTL                    time.Duration
 	maxInputBytes, maxOutputBytes, maxBodyBytes       int64
 	signingKey, nodeID, logLevel                      string
+	webhookSchedule                                   durationList
+	webhookTimeout                                    time.Duration
+	webhookDisableAfter                               int
 }
 
 func (f *serveFlags) define(fs *flag.FlagSet) {
@@ -60,6 +64,10 @@ func (f *serveFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.signingKey, "signing-key", "", "secret that signs local storage links, shared by every process serving them (default: <data-dir>/signing.key, created on first start)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this process's name in leases and logs (default: host name and a random suffix)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.webhookSchedule = durationList(notify.DefaultRetrySchedule)
+	fs.Var(&f.webhookSchedule, "webhook-schedule", "comma-separated `delays` before each webhook attempt, the first counted from the command's end and each next from the previous failure; their number is the number of attempts")
+	fs.DurationVar(&f.webhookTimeout, "webhook-timeout", notify.DefaultAttemptTimeout, "a webhook attempt succeeds only on a 2xx answer within this time")
+	fs.IntVar(&f.webhookDisableAfter, "webhook-disable-after", notify.DefaultDisableAfter, "consecutive failed attempts that disable an account webhook")
 }
 
 func serve(args []string) int {
@@ -139,20 +147,23 @@ func runServer(f serveFlags, out io.Writer) error {
 	defer bucket.Close()
 
 	eng, err := engine.New(engine.Config{
-		Store:             st,
-		Storage:           bucket,
-		WorkDir:           filepath.Join(dataDir, "work"),
-		NodeID:            f.nodeID,
-		Workers:           f.workers,
-		LeaseDuration:     f.leaseDuration,
-		DefaultRunTimeout: f.commandTimeout,
-		MaxRunTimeout:     f.maxCommandTimeout,
-		MaxInputBytes:     f.maxInputBytes,
-		MaxOutputBytes:    f.maxOutputBytes,
-		DownloadTimeout:   f.downloadTimeout,
-		AllowPrivateURLs:  f.allowPrivateURLs,
-		StorageURLTTL:     f.storageURLTTL,
-		Logger:            log,
+		Store:               st,
+		Storage:             bucket,
+		WorkDir:             filepath.Join(dataDir, "work"),
+		NodeID:              f.nodeID,
+		Workers:             f.workers,
+		LeaseDuration:       f.leaseDuration,
+		DefaultRunTimeout:   f.commandTimeout,
+		MaxRunTimeout:       f.maxCommandTimeout,
+		MaxInputBytes:       f.maxInputBytes,
+		MaxOutputBytes:      f.maxOutputBytes,
+		DownloadTimeout:     f.downloadTimeout,
+		AllowPrivateURLs:    f.allowPrivateURLs,
+		StorageURLTTL:       f.storageURLTTL,
+		WebhookSchedule:     notify.RetrySchedule(f.webhookSchedule),
+		WebhookTimeout:      f.webhookTimeout,
+		WebhookDisableAfter: f.webhookDisableAfter,
+		Logger:              log,
 	})
 	if err != nil {
 		return err

@@ -121,6 +121,9 @@ type EnvOptions struct {
 	NoStart bool
 	// Dir reuses a data dir (a restart); default t.TempDir().
 	Dir string
+	// DenyPrivateURLs keeps the production rule: no loopback or private
+	// addresses for inputs and webhooks.
+	DenyPrivateURLs bool
 }
 
 // NewEnv builds and starts an engine; everything is torn down when the test
@@ -157,7 +160,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	}
 	cfg.Store, cfg.Storage = st, bucket
 	cfg.WorkDir = filepath.Join(dir, "work")
-	cfg.AllowPrivateURLs = true
+	cfg.AllowPrivateURLs = !o.DenyPrivateURLs
 	eng, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,4 +91,56 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkWebhookLatency measures how long after a command ends its
+// webhook reaches a loopback receiver: from the end recorded in the store
+// (FinishedAt) to the request's arrival. Commands run one at a time, so
+// the figure is the delivery path alone, not a queue.
+//
+//	p50-ms, p99-ms   median and 99th percentile of that delay
+//
+// Run: go test ./engine -run '^$' -bench WebhookLatency -benchtime 200x
+func BenchmarkWebhookLatency(b *testing.B) {
+	testutil.MakeClip(b, mediaDir, "hook.mp4", testutil.Clip{Seconds: 1, Size: "64x48"})
+	files := testutil.ServeDir(b, mediaDir)
+	arrived := make(chan time.Time, 1)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(200)
+		arrived <- at
+	}))
+	defer recv.Close()
+	env := testutil.NewEnv(b, testutil.EnvOptions{Config: engine.Config{Workers: 1}})
+	ctx := context.Background()
+	var delays []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd, err := env.Engine.Submit(ctx, env.Account.ID, engine.SubmitRequest{
+			InputFiles:    map[string]string{"in_video": files.URL + "/hook.mp4"},
+			OutputFiles:   map[string]string{"out_video": "out.mp4"},
+			FFmpegCommand: "-i {{in_video}} -c copy {{out_video}}",
+			WebhookURL:    recv.URL,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var at time.Time
+		select {
+		case at = <-arrived:
+		case <-time.After(30 * time.Second):
+			b.Fatal("no webhook within 30 s")
+		}
+		done, err := env.Store.GetCommand(ctx, cmd.ID)
+		if err != nil || done.Status != store.StatusSuccess {
+			b.Fatalf("command: %v %+v", err, done)
+		}
+		delays = append(delays, ms(at.Sub(done.FinishedAt)))
+	}
+	b.StopTimer()
+	sort.Float64s(delays)
+	b.ReportMetric(delays[len(delays)/2], "p50-ms")
+	b.ReportMetric(delays[min(len(delays)-1, len(delays)*99/100)], "p99-ms")
+	b.ReportMetric(0, "ns/op")
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,63 @@ func TestEngineArgsGuardEveryInput(t *testing.T) {
 func lastLineOf(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// BenchmarkSandboxOverhead runs the same tiny ffmpeg command (0.1 s of
+// testsrc to the null muxer) as a plain process and in the sandbox,
+// alternating, and reports the medians and their difference: what the
+// sandbox adds to every command (re-executing the engine binary, the
+// namespaces, rlimits and Landlock, then the exec of ffmpeg).
+//
+// Run: go test ./engine -run '^$' -bench SandboxOverhead -benchtime 40x
+func BenchmarkSandboxOverhead(b *testing.B) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		b.Skip("ffmpeg is not installed")
+	}
+	base := b.TempDir()
+	mode, err := sandbox.Probe(context.Background(), ffmpeg, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(base, "run")
+	for _, sub := range []string{inDir, outDir, tmpDir} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o700)
+	}
+	spec := RunSpec{
+		Path: ffmpeg, Dir: dir,
+		Args:    withEngineArgs([]string{"-f", "lavfi", "-i", "testsrc=duration=0.1:size=320x240:rate=25", "-f", "null", "-"}, 60, DefaultMaxPixels),
+		Env:     []string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(dir, tmpDir)},
+		Timeout: 30 * time.Second, StderrTailBytes: 4096,
+		MaxFileBytes: 1 << 30, MaxCPUSeconds: 60, MaxMemoryBytes: DefaultMaxMemoryBytes, MaxProcesses: DefaultMaxProcesses,
+		Writable: writableDirs(dir),
+	}
+	run := func(r Runner) time.Duration {
+		start := time.Now()
+		res, err := r.Run(context.Background(), spec)
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("run: %v %s", err, res.StderrTail)
+		}
+		return time.Since(start)
+	}
+	plain, boxed := ProcessRunner{}, sandboxRunner{mode: mode}
+	run(plain)
+	run(boxed)
+	var plainTimes, boxedTimes []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		plainTimes = append(plainTimes, run(plain))
+		boxedTimes = append(boxedTimes, run(boxed))
+	}
+	b.StopTimer()
+	p, s := median(plainTimes), median(boxedTimes)
+	b.ReportMetric(float64(p.Microseconds())/1000, "plain-ms")
+	b.ReportMetric(float64(s.Microseconds())/1000, "sandboxed-ms")
+	b.ReportMetric(float64((s-p).Microseconds())/1000, "added-ms")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }

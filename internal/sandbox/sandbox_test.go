@@ -201,3 +201,33 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	}
 	return ok
 }
+
+// TestNetworkNamespaceModeAlsoConfines checks the root fallback (no user
+// namespace) on its own, since Probe picks the user-namespace mode where it
+// works.
+func TestNetworkNamespaceModeAlsoConfines(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the network-namespace mode needs root")
+	}
+	probedMode(t) // skips without ffmpeg
+	base := t.TempDir()
+	dir := filepath.Join(base, "run")
+	os.Mkdir(dir, 0o700)
+	secret := filepath.Join(base, "secret.txt")
+	os.WriteFile(secret, []byte("TOPSECRET"), 0o600)
+	if r := runIn(t, ModeNetworkNamespace, dir, "/bin/cat", secret); r.err == nil || !strings.Contains(r.stderr, "Permission denied") {
+		t.Errorf("cat outside: err=%v stderr=%q", r.err, r.stderr)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := runIn(t, ModeNetworkNamespace, dir, "/usr/bin/ffmpeg", "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "anullsrc", "-t", "0.2", "-f", "mpegts", "tcp://"+ln.Addr().String())
+	if r.err == nil {
+		t.Error("ffmpeg reached the host's loopback in the network-namespace mode")
+	}
+	if r := runIn(t, ModeNetworkNamespace, dir, "/usr/bin/ffmpeg", "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "testsrc=duration=0.2", "out/x.mp4"); r.err != nil {
+		t.Errorf("plain ffmpeg run: %v\n%s", r.err, r.stderr)
+	}
+}

@@ -47,6 +47,22 @@ const (
 	DefaultStderrTailBytes = 4 << 10
 	// DefaultNotifierTimeout bounds each call of a Notifier.
 	DefaultNotifierTimeout = 30 * time.Second
+	// DefaultMaxMemoryBytes caps each ffmpeg run's address space
+	// (RLIMIT_AS). It is virtual memory, which runs well above what is
+	// resident: x264 with a thread per core reserves a lot.
+	DefaultMaxMemoryBytes = 8 << 30
+	// DefaultMaxProcesses caps the processes and threads of each sandboxed
+	// ffmpeg run (RLIMIT_NPROC): enough for codec thread pools on large
+	// machines, too few for a fork bomb.
+	DefaultMaxProcesses = 512
+	// DefaultMaxPixels is ffmpeg's -max_pixels for every input: decoded
+	// frames larger than 8192x8192 are refused (a small file can declare a
+	// huge frame size and make the decoder allocate gigabytes).
+	DefaultMaxPixels = 8192 * 8192
+	// DefaultMaxRunningPerAccount is how many commands of one account may
+	// run at once, across every engine process sharing the store. The rest
+	// stay QUEUED until one finishes.
+	DefaultMaxRunningPerAccount = 8
 )
 
 // Config configures an Engine. Store and Storage are required; every other
@@ -107,8 +123,30 @@ type Config struct {
 	// FFmpegPath and FFprobePath default to the programs found on PATH.
 	FFmpegPath  string
 	FFprobePath string
-	// Runner runs ffmpeg. Default: ProcessRunner.
+	// Runner runs ffmpeg. Default: the sandbox (no network, filesystem
+	// limited with Landlock to system files and the command's own work dir,
+	// resource limits), after Start has probed that it works on this host.
+	// A Runner set here is used as is: the engine does not sandbox it.
 	Runner Runner
+	// UnsafeNoSandbox runs ffmpeg without the sandbox when the host can't
+	// provide one (no Landlock, no namespaces). Default false: Start then
+	// refuses to start workers. Only for trusted commands: without the
+	// sandbox a command can read any file the engine can and reach the
+	// network.
+	UnsafeNoSandbox bool
+	// SandboxReadOnlyPaths are extra paths sandboxed ffmpeg may read, e.g.
+	// fonts outside /usr. Default: none beyond /usr, /lib*, fontconfig,
+	// the dynamic linker's cache and ffmpeg's own directory.
+	SandboxReadOnlyPaths []string
+	// MaxMemoryBytes: see DefaultMaxMemoryBytes. Negative: no limit.
+	MaxMemoryBytes int64
+	// MaxProcesses: see DefaultMaxProcesses. Negative: no limit.
+	MaxProcesses int64
+	// MaxPixels: see DefaultMaxPixels.
+	MaxPixels int64
+	// MaxRunningPerAccount: see DefaultMaxRunningPerAccount. Negative: no
+	// limit.
+	MaxRunningPerAccount int
 	// StderrTailBytes: see DefaultStderrTailBytes.
 	StderrTailBytes int
 
@@ -228,14 +266,28 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NotifierTimeout <= 0 {
 		c.NotifierTimeout = DefaultNotifierTimeout
 	}
+	if c.MaxMemoryBytes == 0 {
+		c.MaxMemoryBytes = DefaultMaxMemoryBytes
+	}
+	if c.MaxProcesses == 0 {
+		c.MaxProcesses = DefaultMaxProcesses
+	}
+	if c.MaxPixels <= 0 {
+		c.MaxPixels = DefaultMaxPixels
+	}
+	if c.MaxRunningPerAccount == 0 {
+		c.MaxRunningPerAccount = DefaultMaxRunningPerAccount
+	}
+	for _, p := range c.SandboxReadOnlyPaths {
+		if !filepath.IsAbs(p) {
+			return c, fmt.Errorf("engine: SandboxReadOnlyPaths: %q is not an absolute path", p)
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.Runner == nil {
-		c.Runner = ProcessRunner{}
 	}
 	return c, nil
 }

@@ -28,6 +28,8 @@ type Engine struct {
 	log         *slog.Logger
 	client      *http.Client // input downloads
 	prober      *media.Prober
+	runner      Runner // chosen by Start: see chooseRunner
+	waiters     *accountWaiters
 
 	// finished wakes Wait callers when a command of this process ends.
 	finished *broadcaster
@@ -67,6 +69,7 @@ func New(cfg Config) (*Engine, error) {
 			UserAgent:    "OpenRender/1.0",
 		}),
 		finished: newBroadcaster(),
+		waiters:  newAccountWaiters(),
 	}
 	e.webhooks, err = newWebhookSender(cfg, e.log)
 	if err != nil {
@@ -97,6 +100,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := checkWorkDir(e.cfg.WorkDir); err != nil {
 		return err
 	}
+	runner, err := e.chooseRunner(ctx)
+	if err != nil {
+		return err
+	}
+	e.runner = runner
 	node, err := lockNode(e.cfg.WorkDir, e.cfg.NodeID)
 	if err != nil {
 		return err

@@ -142,7 +142,7 @@ func TestFailuresEndWithTheirErrorStatus(t *testing.T) {
 	}, {
 		name: "declared output never written",
 		req: engine.SubmitRequest{InputFiles: in, OutputFiles: out,
-			FFmpegCommand: "-i {{in_video}} -t 0.1 -metadata comment={{out_video}} elsewhere.mp4"},
+			FFmpegCommand: "-i {{in_video}} -t 0.1 -metadata comment={{out_video}} tmp/elsewhere.mp4"},
 		wantStatus: engine.ErrorOutputMissing,
 		wantInMsg:  []string{"out_video", "out.mp4"},
 	}}

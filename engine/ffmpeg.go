@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +19,38 @@ import (
 // chain's later step may rewrite an intermediate file).
 var engineArgs = []string{"-hide_banner", "-nostats", "-nostdin", "-y"}
 
+// inputProtocols is the -protocol_whitelist the engine puts before every
+// input: ffmpeg only ever reads local files, which the engine downloaded.
+// Nested references (HLS segments, DASH BaseURLs, concat entries) are held
+// to it too, so a playlist can't make ffmpeg fetch URLs; crypto and data
+// are local (AES-128 HLS keys and segments in the work dir, inline data:
+// URIs). Which files it may read is the sandbox's job.
+const inputProtocols = "file,crypto,data"
+
+// withEngineArgs returns the full argument list for one step: the engine's
+// global options, a CPU time limit (-timelimit, backed by RLIMIT_CPU in the
+// sandbox), and before every -i the protocol whitelist and -max_pixels.
+func withEngineArgs(argv []string, cpuSeconds, maxPixels int64) []string {
+	out := make([]string, 0, len(engineArgs)+len(argv)+16)
+	out = append(out, engineArgs...)
+	out = append(out, "-timelimit", strconv.FormatInt(cpuSeconds, 10))
+	for _, a := range argv {
+		if a == "-i" {
+			out = append(out, "-protocol_whitelist", inputProtocols, "-max_pixels", strconv.FormatInt(maxPixels, 10))
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// cpuSecondsFor is the CPU time a step may use: its wall-clock budget on
+// every core, plus a second. The wall-clock timeout is what normally stops
+// a run; the CPU limit is the backstop that holds even if the engine can't
+// (it is the kernel that enforces it).
+func cpuSecondsFor(timeout time.Duration) int64 {
+	return int64(math.Ceil(timeout.Seconds()))*int64(runtime.NumCPU()) + 1
+}
+
 // runFFmpeg runs one ffmpeg step in dir and classifies a failure.
 // inputURLs and paths map aliases to what the user gave and to the relative
 // paths on the command line, to tell an unreadable input from other failures.
@@ -24,9 +59,10 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 	if timeout <= 0 {
 		return 0, failf(ErrorTimeout, "the command used up its max_command_run_seconds before this step started")
 	}
+	cpuSeconds := cpuSecondsFor(timeout)
 	spec := RunSpec{
 		Path: e.cfg.FFmpegPath,
-		Args: append(append([]string(nil), engineArgs...), argv...),
+		Args: withEngineArgs(argv, cpuSeconds, e.cfg.MaxPixels),
 		Dir:  dir,
 		// A minimal environment: nothing of the engine's (credentials,
 		// proxies, FFREPORT, LD_*) reaches ffmpeg.
@@ -39,8 +75,12 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 		Timeout:         timeout,
 		StderrTailBytes: e.cfg.StderrTailBytes,
 		MaxFileBytes:    e.cfg.MaxOutputBytes,
+		MaxCPUSeconds:   cpuSeconds,
+		MaxMemoryBytes:  e.cfg.MaxMemoryBytes,
+		MaxProcesses:    e.cfg.MaxProcesses,
+		Writable:        writableDirs(dir),
 	}
-	res, err := e.cfg.Runner.Run(ctx, spec)
+	res, err := e.runner.Run(ctx, spec)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res.Duration, ctx.Err()
@@ -58,6 +98,9 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 	tail := cleanStderr(res.StderrTail, truncated, dir)
 	if res.Signal == syscall.SIGXFSZ {
 		return res.Duration, failf(ErrorOutputTooLarge, "ffmpeg tried to write a file larger than the %d-byte output limit and was stopped", e.cfg.MaxOutputBytes)
+	}
+	if res.Signal == syscall.SIGXCPU {
+		return res.Duration, failf(ErrorTimeout, "ffmpeg used more than its %d CPU seconds and was stopped", cpuSeconds)
 	}
 	if alias, reason := unreadableInput(tail, inputURLs, paths); alias != "" {
 		return res.Duration, failf(ErrorInvalidInputFile, "input %s (%s) is not a media file ffmpeg can read: %s",

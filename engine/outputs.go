@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/openrender/openrender/media"
 	"github.com/openrender/openrender/store"
@@ -56,20 +60,20 @@ func (e *Engine) storeOutputs(ctx context.Context, c *claim) ([]*store.File, err
 
 func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef, path string) (*store.File, error) {
 	cmd := c.cmd
-	// Lstat, not Stat: ffmpeg (running the user's command) could leave a
-	// symlink named like an output pointing at a file outside its work
-	// dir, for the unsandboxed uploader to read.
-	fi, err := os.Lstat(path)
+	// The uploader runs outside the sandbox, so it must not be tricked into
+	// reading anything but the regular file ffmpeg wrote: see openOutput.
+	f, fi, err := openOutput(filepath.Dir(path), filepath.Base(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, failf(ErrorOutputMissing, "ffmpeg finished without writing output %s (%s); check that the command writes {{%s}}",
 			out.Alias, out.FileName, out.Alias)
 	}
+	if errors.Is(err, errNotRegular) {
+		return nil, failf(ErrorOutputMissing, "output %s (%s) is not a regular file", out.Alias, out.FileName)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, failf(ErrorOutputMissing, "output %s (%s) is not a regular file", out.Alias, out.FileName)
-	}
+	defer f.Close()
 	if fi.Size() > e.cfg.MaxOutputBytes {
 		return nil, failf(ErrorOutputTooLarge, "output %s is %d bytes, over the %d-byte limit", out.Alias, fi.Size(), e.cfg.MaxOutputBytes)
 	}
@@ -85,10 +89,15 @@ func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef,
 		info, probeErr = e.prober.Probe(ctx, path)
 	}()
 	key := blobKey(out.FileID, cmd.Attempts, out.FileName)
-	upErr := e.upload(ctx, c, path, key, fi.Size(), media.MimeType(out.FileName, ""))
+	upErr := e.upload(ctx, c, f, key, fi.Size(), media.MimeType(out.FileName, ""))
 	<-probed
 	if upErr != nil {
 		return nil, upErr
+	}
+	// The probe opened the file by name. If the name no longer leads to
+	// the file that was uploaded, what the probe saw is not what was stored.
+	if now, err := os.Lstat(path); err != nil || !os.SameFile(fi, now) {
+		return nil, failf(ErrorOutputMissing, "output %s (%s) was replaced while it was being stored", out.Alias, out.FileName)
 	}
 	if probeErr != nil {
 		if !errors.Is(probeErr, media.ErrNotMedia) {
@@ -125,10 +134,10 @@ func blobKey(fileID string, attempt int, name string) string {
 	return "files/" + fileID + "/" + strconv.Itoa(attempt) + "/" + name
 }
 
-func (e *Engine) upload(ctx context.Context, c *claim, path, key string, size int64, contentType string) error {
+func (e *Engine) upload(ctx context.Context, c *claim, f *os.File, key string, size int64, contentType string) error {
 	var err error
 	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		err = e.uploadOnce(ctx, path, key, size, contentType)
+		err = e.uploadOnce(ctx, f, key, size, contentType)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -146,13 +155,56 @@ func uploadTimeout(size int64) time.Duration {
 	return floor + time.Duration(size/bytesPerSecond)*time.Second
 }
 
-func (e *Engine) uploadOnce(ctx context.Context, path, key string, size int64, contentType string) error {
+// uploadOnce stores exactly the first size bytes of f: a file that grows
+// after its size was checked can't push more than that into storage.
+func (e *Engine) uploadOnce(ctx context.Context, f *os.File, key string, size int64, contentType string) error {
 	ctx, cancel := context.WithTimeout(ctx, uploadTimeout(size))
 	defer cancel()
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("open output: %w", err)
+	return e.cfg.Storage.Put(ctx, key, io.NewSectionReader(f, 0, size), contentType)
+}
+
+// errNotRegular: an output path names a symlink, FIFO, device, socket or
+// directory instead of a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// openOutput opens name inside dir for the uploader, which runs outside the
+// sandbox. name must be a single path element; neither dir nor name may be
+// a symlink (O_NOFOLLOW on both, so nothing can point the uploader at a
+// file outside the work dir); a FIFO can't block the open (O_NONBLOCK);
+// and what was opened must be a regular file (checked on the open file,
+// so it can't change between the check and the read).
+func openOutput(dir, name string) (*os.File, os.FileInfo, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return nil, nil, fmt.Errorf("output name %q: %w", name, errNotRegular)
 	}
-	defer f.Close()
-	return e.cfg.Storage.Put(ctx, key, f, contentType)
+	dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(dirFD)
+	fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, nil, errNotRegular // a symlink
+	case err != nil:
+		return nil, nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, name))
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errNotRegular
+	}
+	// A file ffmpeg wrote has one name. A hard link would give a file from
+	// elsewhere a name in the out dir (the sandbox denies making one; this
+	// holds without it).
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: it has %d hard links", errNotRegular, st.Nlink)
+	}
+	return f, fi, nil
 }

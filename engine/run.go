@@ -42,8 +42,13 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 	// The owner is unique to this claim, not just to this process: if this
 	// worker stalls past its lease and another worker of the same process
 	// claims the command, the stale one must not act on the new claim.
-	lease := store.Lease{Owner: e.cfg.NodeID + "/" + randomToken(), Node: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration)}
+	lease := store.Lease{Owner: e.cfg.NodeID + "/" + randomToken(), Node: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration),
+		MaxRunningPerAccount: e.maxRunningPerAccount()}
 	cmd, err := e.cfg.Store.ClaimCommand(runCtx, id, lease)
+	if errors.Is(err, store.ErrAccountBusy) {
+		e.deferForAccount(runCtx, id)
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotClaimable) && !errors.Is(err, store.ErrNotFound) && runCtx.Err() == nil {
 			e.log.Error("claim failed", "command_id", id, "err", err)
@@ -56,6 +61,8 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 		log:   e.log.With("command_id", cmd.ID, "account", cmd.AccountID),
 		dir:   filepath.Join(e.runsDir(), cmd.ID+"."+strconv.Itoa(cmd.Attempts)),
 	}
+	// However the run ends, the account has a free place again.
+	defer e.wakeAccount(cmd.AccountID)
 	if cmd.LostLeases >= e.cfg.MaxWorkerLosses {
 		c.log.Error("command lost its worker too many times; failing it", "lost", cmd.LostLeases)
 		e.finish(c, store.Outcome{

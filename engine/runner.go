@@ -30,6 +30,21 @@ type RunSpec struct {
 	// MaxFileBytes, if positive, caps the size of any file the program
 	// writes (RLIMIT_FSIZE); past it the program dies with SIGXFSZ.
 	MaxFileBytes int64
+	// MaxCPUSeconds, if positive, caps the CPU time the program uses
+	// (RLIMIT_CPU); past it the program dies with SIGXCPU.
+	MaxCPUSeconds int64
+	// MaxMemoryBytes, if positive, caps the program's address space
+	// (RLIMIT_AS); allocations past it fail.
+	MaxMemoryBytes int64
+	// MaxProcesses, if positive, caps the processes and threads the
+	// program may have (RLIMIT_NPROC). Only a sandboxing runner applies it:
+	// the limit counts every process of the user, which outside a user
+	// namespace includes the engine's own threads.
+	MaxProcesses int64
+	// Writable lists the dirs the program may write, all inside Dir. A
+	// sandboxing runner lets the program read Dir and write only these; a
+	// plain runner ignores it.
+	Writable []string
 }
 
 // RunResult is how a run ended.
@@ -56,11 +71,31 @@ type Runner interface {
 }
 
 // ProcessRunner runs the program as a direct child in its own process group,
-// with stdin from /dev/null and the given environment only.
+// with stdin from /dev/null and the given environment only. It does not
+// isolate the program: the engine uses it only with Config.UnsafeNoSandbox
+// (see sandboxRunner for the default).
 type ProcessRunner struct{}
 
 // Run implements Runner.
 func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
+	return runProcess(ctx, spec, func(ctx context.Context) (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, spec.Path, spec.Args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			// Its own process group, so one kill reaches anything it spawned.
+			Setpgid: true,
+			// If the engine dies, so does ffmpeg: a new engine will run the
+			// command again and must not find an orphan writing to its files.
+			Pdeathsig: syscall.SIGKILL,
+		}
+		return cmd, nil
+	}, true)
+}
+
+// runProcess runs the command newCmd builds (which must put it in its own
+// process group) with spec's dir, environment, timeout and stderr tail.
+// With limitAfterStart, spec's rlimits are set from outside right after
+// the start; a sandboxing runner sets them itself before the program runs.
+func runProcess(ctx context.Context, spec RunSpec, newCmd func(context.Context) (*exec.Cmd, error), limitAfterStart bool) (RunResult, error) {
 	runCtx := ctx
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -68,20 +103,18 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		defer cancel()
 	}
 	tail := &tailBuffer{max: spec.StderrTailBytes}
-	cmd := exec.CommandContext(runCtx, spec.Path, spec.Args...)
+	cmd, err := newCmd(runCtx)
+	if err != nil {
+		return RunResult{}, err
+	}
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = spec.Env
+	}
 	if cmd.Env == nil {
 		cmd.Env = []string{} // never inherit the engine's environment
 	}
 	cmd.Stderr = tail // stdin and stdout stay nil: /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own process group, so one kill reaches anything it spawned.
-		Setpgid: true,
-		// If the engine dies, so does ffmpeg: a new engine will run the
-		// command again and must not find an orphan writing to its files.
-		Pdeathsig: syscall.SIGKILL,
-	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild holding stderr open can't keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second
@@ -90,15 +123,14 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	if err := cmd.Start(); err != nil {
 		return RunResult{}, err
 	}
-	if spec.MaxFileBytes > 0 {
+	if limitAfterStart {
 		// Set from outside, a few microseconds after the start: ffmpeg
 		// spends tens of milliseconds loading its libraries before it can
-		// write anything. Past the limit the kernel sends SIGXFSZ.
-		lim := unix.Rlimit{Cur: uint64(spec.MaxFileBytes), Max: uint64(spec.MaxFileBytes)}
-		if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+		// write anything. Past the limits the kernel sends SIGXFSZ/SIGXCPU.
+		if err := setLimits(cmd.Process.Pid, spec); err != nil {
 			cmd.Cancel()
 			cmd.Wait()
-			return RunResult{}, fmt.Errorf("limit the output size: %w", err)
+			return RunResult{}, err
 		}
 	}
 	waitErr := cmd.Wait()
@@ -120,6 +152,28 @@ func (ProcessRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		return res, waitErr
 	}
 	return res, nil
+}
+
+// setLimits applies spec's file size, CPU and memory limits to pid.
+func setLimits(pid int, spec RunSpec) error {
+	for _, l := range []struct {
+		what     string
+		resource int
+		value    int64
+	}{
+		{"the output size", unix.RLIMIT_FSIZE, spec.MaxFileBytes},
+		{"the CPU time", unix.RLIMIT_CPU, spec.MaxCPUSeconds},
+		{"the memory", unix.RLIMIT_AS, spec.MaxMemoryBytes},
+	} {
+		if l.value <= 0 {
+			continue
+		}
+		lim := unix.Rlimit{Cur: uint64(l.value), Max: uint64(l.value)}
+		if err := unix.Prlimit(pid, l.resource, &lim, nil); err != nil {
+			return fmt.Errorf("limit %s: %w", l.what, err)
+		}
+	}
+	return nil
 }
 
 // tailBuffer keeps the last max bytes written to it. ffmpeg's stderr can run

@@ -92,9 +92,16 @@ func (e *Engine) WebhookDeliveries(ctx context.Context, accountID string, q Deli
 	})
 }
 
+// Redelivery says which event a redelivery sends, and the number its
+// attempt will have.
+type Redelivery struct {
+	EventID string
+	Attempt int
+}
+
 // Redeliver sends the event of one of the account's delivery records again,
-// as one new attempt made at once. It returns the event.
-func (e *Engine) Redeliver(ctx context.Context, accountID, deliveryID string) (*store.WebhookEvent, error) {
+// as one new attempt made at once.
+func (e *Engine) Redeliver(ctx context.Context, accountID, deliveryID string) (*Redelivery, error) {
 	d, err := e.cfg.Store.GetWebhookDelivery(ctx, deliveryID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && d.AccountID != accountID) {
 		return nil, ErrNotFound
@@ -122,10 +129,10 @@ func (e *Engine) Redeliver(ctx context.Context, accountID, deliveryID string) (*
 	if err != nil {
 		return nil, err
 	}
-	if e.webhooks != nil {
-		e.webhooks.Wake()
-	}
-	return e.cfg.Store.GetWebhookEvent(ctx, ev.ID)
+	e.webhooks.Wake()
+	// Numbered from the event as read before: the woken sender may claim
+	// it before we could read it again.
+	return &Redelivery{EventID: ev.ID, Attempt: ev.Attempts + 1}, nil
 }
 
 // announcement is what a finished command tells the outside world: the
@@ -220,7 +227,7 @@ func finishedInfo(cmd *store.Command, o store.Outcome) *CommandInfo {
 // announced runs once the outcome is stored: the sender is woken for the
 // webhook event and the notifiers are called.
 func (e *Engine) announced(c *claim, a announcement) {
-	if a.webhook != nil && e.webhooks != nil {
+	if a.webhook != nil {
 		e.webhooks.Wake()
 	}
 	if a.notifier == nil {

@@ -40,6 +40,10 @@ func (h *handler) authed(next http.HandlerFunc) http.Handler {
 			h.internalError(w, r, err)
 			return
 		}
+		// Only POSTs create work; reads stay cheap and unlimited.
+		if r.Method == http.MethodPost && h.rateLimited(w, acct.ID) {
+			return
+		}
 		next(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, acct)))
 	})
 }

@@ -33,6 +33,16 @@ type Config struct {
 	LinkSigner *storage.LinkSigner
 	// Logger receives request errors. Default: the engine's logger.
 	Logger *slog.Logger
+	// RateLimitPerMinute is how many POST requests each account may make
+	// per minute; past it they get 429 RATE_LIMITED with Retry-After. The
+	// limit is per process. Default: DefaultRateLimitPerMinute; negative:
+	// no limit.
+	RateLimitPerMinute int
+	// RateLimitBurst is how many POST requests an account may make in a
+	// burst. Default: DefaultRateLimitBurst.
+	RateLimitBurst int
+	// Now is the rate limiter's clock. Default: time.Now.
+	Now func() time.Time
 }
 
 type handler struct {
@@ -41,6 +51,8 @@ type handler struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	links *storage.LinkSigner
+	// limiter is nil when rate limiting is off.
+	limiter *rateLimiter
 }
 
 // New returns the handler for every endpoint of the contract that the engine
@@ -49,7 +61,17 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	h := &handler{eng: eng, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), links: cfg.LinkSigner}
+	if cfg.RateLimitPerMinute == 0 {
+		cfg.RateLimitPerMinute = DefaultRateLimitPerMinute
+	}
+	if cfg.RateLimitBurst <= 0 {
+		cfg.RateLimitBurst = DefaultRateLimitBurst
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &handler{eng: eng, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), links: cfg.LinkSigner,
+		limiter: newRateLimiter(cfg.RateLimitPerMinute, cfg.RateLimitBurst, cfg.Now)}
 	if h.log == nil {
 		h.log = eng.Config().Logger
 	}

@@ -36,11 +36,17 @@ type server struct {
 
 func newServer(t *testing.T, o testutil.EnvOptions) *server {
 	t.Helper()
+	return newServerWith(t, o, httpapi.Config{})
+}
+
+// newServerWith is newServer with a handler config.
+func newServerWith(t *testing.T, o testutil.EnvOptions, cfg httpapi.Config) *server {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + ts.Listener.Addr().String()
 	o.PublicURL = publicURL
 	env := testutil.NewEnv(t, o)
-	ts.Config.Handler = httpapi.New(env.Engine, httpapi.Config{})
+	ts.Config.Handler = httpapi.New(env.Engine, cfg)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &server{Env: env, URL: publicURL}

@@ -99,7 +99,7 @@ func (h *handler) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) 
 
 // POST /api/v1/webhook-deliveries/{id}/redeliver
 func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
-	ev, err := h.eng.Redeliver(r.Context(), accountFrom(r.Context()).ID, r.PathValue("id"))
+	re, err := h.eng.Redeliver(r.Context(), accountFrom(r.Context()).ID, r.PathValue("id"))
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "No delivery with that id exists in your account.", nil)
@@ -110,7 +110,7 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.internalError(w, r, err)
 	default:
-		writeJSON(w, http.StatusAccepted, api.Redelivery{Success: true, EventID: ev.ID, Attempt: ev.Attempts + 1})
+		writeJSON(w, http.StatusAccepted, api.Redelivery{Success: true, EventID: re.EventID, Attempt: re.Attempt})
 	}
 }
 

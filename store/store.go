@@ -37,6 +37,10 @@ var (
 	ErrNotClaimable = errors.New("store: command is not claimable")
 	// ErrLeaseLost: the caller no longer holds the command's lease.
 	ErrLeaseLost = errors.New("store: lease lost")
+	// ErrAccountBusy: the claim was refused because the command's account
+	// already runs Lease.MaxRunningPerAccount commands. The command stays
+	// QUEUED (or, if its lease had expired, PROCESSING and claimable).
+	ErrAccountBusy = errors.New("store: the account runs as many commands as it may")
 	// ErrConflict: the write would break a uniqueness rule (for example an
 	// API key already given to another account).
 	ErrConflict = errors.New("store: conflict")
@@ -186,6 +190,12 @@ type Lease struct {
 	Node      string
 	Now       time.Time
 	ExpiresAt time.Time
+	// MaxRunningPerAccount, if positive, makes ClaimCommand refuse (with
+	// ErrAccountBusy) a command whose account already has this many other
+	// PROCESSING commands with live leases. The count and the claim are
+	// one atomic step, so the cap holds across every process sharing the
+	// store. Only ClaimCommand reads it.
+	MaxRunningPerAccount int
 }
 
 // Outcome is how a run ended, recorded atomically by FinishCommand together
@@ -240,7 +250,8 @@ type Commands interface {
 	// ClaimCommand moves a QUEUED command, or a PROCESSING one whose lease
 	// expired at or before l.Now, to PROCESSING under l, and returns it as
 	// claimed. Taking over an expired lease increments LostLeases. Any other
-	// state gives ErrNotClaimable (ErrNotFound for an unknown id).
+	// state gives ErrNotClaimable (ErrNotFound for an unknown id); an
+	// account at l.MaxRunningPerAccount gives ErrAccountBusy.
 	ClaimCommand(ctx context.Context, id string, l Lease) (*Command, error)
 	// RenewLease extends the lease l.Owner holds, or returns ErrLeaseLost.
 	RenewLease(ctx context.Context, id string, l Lease) error

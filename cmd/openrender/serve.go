@@ -41,6 +41,14 @@ type serveFlags struct {
 	webhookSchedule                                   durationList
 	webhookTimeout                                    time.Duration
 	webhookDisableAfter                               int
+
+	// Sandbox and abuse limits.
+	unsafeNoSandbox                    bool
+	sandboxReadOnlyPaths               stringList
+	maxMemoryBytes, maxProcesses       int64
+	maxPixels                          int64
+	maxRunningPerAccount               int
+	rateLimitPerMinute, rateLimitBurst int
 }
 
 func (f *serveFlags) define(fs *flag.FlagSet) {
@@ -68,6 +76,14 @@ func (f *serveFlags) define(fs *flag.FlagSet) {
 	fs.Var(&f.webhookSchedule, "webhook-schedule", "comma-separated `delays` before each webhook attempt, the first counted from the command's end and each next from the previous failure; their number is the number of attempts")
 	fs.DurationVar(&f.webhookTimeout, "webhook-timeout", notify.DefaultAttemptTimeout, "a webhook attempt succeeds only on a 2xx answer within this time")
 	fs.IntVar(&f.webhookDisableAfter, "webhook-disable-after", notify.DefaultDisableAfter, "consecutive failed attempts that disable an account webhook")
+	fs.BoolVar(&f.unsafeNoSandbox, "unsafe-no-sandbox", false, "run ffmpeg WITHOUT the sandbox when this host can't provide one (no Landlock or namespaces); only for trusted commands")
+	fs.Var(&f.sandboxReadOnlyPaths, "sandbox-read-only-path", "extra absolute `path` sandboxed ffmpeg may read (e.g. a fonts dir outside /usr); repeatable")
+	fs.Int64Var(&f.maxMemoryBytes, "max-memory-bytes", engine.DefaultMaxMemoryBytes, "address-space limit of each ffmpeg run (RLIMIT_AS); -1: none")
+	fs.Int64Var(&f.maxProcesses, "max-processes", engine.DefaultMaxProcesses, "process and thread limit of each sandboxed ffmpeg run (RLIMIT_NPROC); -1: none")
+	fs.Int64Var(&f.maxPixels, "max-pixels", engine.DefaultMaxPixels, "largest decoded frame, in pixels (ffmpeg -max_pixels on every input)")
+	fs.IntVar(&f.maxRunningPerAccount, "max-running-per-account", engine.DefaultMaxRunningPerAccount, "commands of one account running at once, across every process sharing the store; the rest wait QUEUED; -1: no limit")
+	fs.IntVar(&f.rateLimitPerMinute, "rate-limit-per-minute", httpapi.DefaultRateLimitPerMinute, "POST requests per minute per account (per process); over it: 429 with Retry-After; -1: no limit")
+	fs.IntVar(&f.rateLimitBurst, "rate-limit-burst", httpapi.DefaultRateLimitBurst, "POST requests an account may make in a burst")
 }
 
 func serve(args []string) int {
@@ -147,23 +163,29 @@ func runServer(f serveFlags, out io.Writer) error {
 	defer bucket.Close()
 
 	eng, err := engine.New(engine.Config{
-		Store:               st,
-		Storage:             bucket,
-		WorkDir:             filepath.Join(dataDir, "work"),
-		NodeID:              f.nodeID,
-		Workers:             f.workers,
-		LeaseDuration:       f.leaseDuration,
-		DefaultRunTimeout:   f.commandTimeout,
-		MaxRunTimeout:       f.maxCommandTimeout,
-		MaxInputBytes:       f.maxInputBytes,
-		MaxOutputBytes:      f.maxOutputBytes,
-		DownloadTimeout:     f.downloadTimeout,
-		AllowPrivateURLs:    f.allowPrivateURLs,
-		StorageURLTTL:       f.storageURLTTL,
-		WebhookSchedule:     notify.RetrySchedule(f.webhookSchedule),
-		WebhookTimeout:      f.webhookTimeout,
-		WebhookDisableAfter: f.webhookDisableAfter,
-		Logger:              log,
+		Store:                st,
+		Storage:              bucket,
+		WorkDir:              filepath.Join(dataDir, "work"),
+		NodeID:               f.nodeID,
+		Workers:              f.workers,
+		LeaseDuration:        f.leaseDuration,
+		DefaultRunTimeout:    f.commandTimeout,
+		MaxRunTimeout:        f.maxCommandTimeout,
+		MaxInputBytes:        f.maxInputBytes,
+		MaxOutputBytes:       f.maxOutputBytes,
+		DownloadTimeout:      f.downloadTimeout,
+		AllowPrivateURLs:     f.allowPrivateURLs,
+		StorageURLTTL:        f.storageURLTTL,
+		UnsafeNoSandbox:      f.unsafeNoSandbox,
+		SandboxReadOnlyPaths: f.sandboxReadOnlyPaths,
+		MaxMemoryBytes:       f.maxMemoryBytes,
+		MaxProcesses:         f.maxProcesses,
+		MaxPixels:            f.maxPixels,
+		MaxRunningPerAccount: f.maxRunningPerAccount,
+		WebhookSchedule:      notify.RetrySchedule(f.webhookSchedule),
+		WebhookTimeout:       f.webhookTimeout,
+		WebhookDisableAfter:  f.webhookDisableAfter,
+		Logger:               log,
 	})
 	if err != nil {
 		return err
@@ -183,7 +205,10 @@ func runServer(f serveFlags, out io.Writer) error {
 	}
 
 	srv := &http.Server{
-		Handler:           httpapi.New(eng, httpapi.Config{MaxBodyBytes: f.maxBodyBytes, Logger: log}),
+		Handler: httpapi.New(eng, httpapi.Config{
+			MaxBodyBytes: f.maxBodyBytes, Logger: log,
+			RateLimitPerMinute: f.rateLimitPerMinute, RateLimitBurst: f.rateLimitBurst,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

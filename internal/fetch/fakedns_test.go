@@ -17,6 +17,17 @@ import (
 // format is written by hand; it covers exactly what Go's resolver sends.
 func startFakeDNS(t *testing.T, answers map[string]netip.Addr) *net.Resolver {
 	t.Helper()
+	return startFakeDNSFunc(t, func(name string, _ bool) (netip.Addr, bool) {
+		ip, ok := answers[name]
+		return ip, ok
+	})
+}
+
+// startFakeDNSFunc is startFakeDNS with answers from a function, called
+// once per query (v6 tells an AAAA query from an A query), so an answer can
+// change from one query to the next, as in DNS rebinding.
+func startFakeDNSFunc(t *testing.T, lookup func(name string, v6 bool) (netip.Addr, bool)) *net.Resolver {
+	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("fake DNS: listen: %v", err)
@@ -29,7 +40,7 @@ func startFakeDNS(t *testing.T, answers map[string]netip.Addr) *net.Resolver {
 			if err != nil {
 				return // closed by cleanup
 			}
-			if reply := fakeDNSReply(buf[:n], answers); reply != nil {
+			if reply := fakeDNSReply(buf[:n], lookup); reply != nil {
 				conn.WriteTo(reply, from)
 			}
 		}
@@ -45,7 +56,7 @@ func startFakeDNS(t *testing.T, answers map[string]netip.Addr) *net.Resolver {
 }
 
 // fakeDNSReply builds the answer to one query, or nil to ignore it.
-func fakeDNSReply(query []byte, answers map[string]netip.Addr) []byte {
+func fakeDNSReply(query []byte, lookup func(name string, v6 bool) (netip.Addr, bool)) []byte {
 	const headerLen = 12
 	if len(query) < headerLen || binary.BigEndian.Uint16(query[4:6]) != 1 {
 		return nil // only single-question queries
@@ -75,7 +86,7 @@ func fakeDNSReply(query []byte, answers map[string]netip.Addr) []byte {
 	questionEnd := off + 4
 	name := strings.ToLower(strings.Join(labels, "."))
 
-	ip, known := answers[name]
+	ip, known := lookup(name, qtype == 28)
 	var rdata []byte
 	switch {
 	case known && qtype == 1 && ip.Is4(): // A

@@ -127,7 +127,9 @@ func (s *Store) ListCommands(ctx context.Context, q store.CommandQuery) ([]*stor
 
 // ClaimCommand implements store.Commands. One conditional UPDATE decides
 // the claim, so two workers (or two processes) racing for a command can't
-// both win: SQLite runs writes one at a time.
+// both win: SQLite runs writes one at a time. The per-account cap is a
+// subquery of the same UPDATE, so it is checked and the claim made in one
+// step: two claims for one account can't both see room for one more.
 func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*store.Command, error) {
 	now := micros(l.Now)
 	c, err := scanCommand(s.write.QueryRowContext(ctx, `UPDATE commands SET
@@ -137,10 +139,14 @@ func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*st
 			attempts = attempts + 1,
 			lost_leases = lost_leases + (status = 'PROCESSING')
 		WHERE id = ? AND (status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= ?))
+			AND (? <= 0 OR (SELECT COUNT(*) FROM commands AS running
+				WHERE running.account_id = commands.account_id AND running.status = 'PROCESSING'
+					AND running.lease_expires_at > ? AND running.id <> commands.id) < ?)
 		RETURNING `+commandColumns,
-		l.Owner, l.Node, micros(l.ExpiresAt), now, now, id, now))
+		l.Owner, l.Node, micros(l.ExpiresAt), now, now, id, now,
+		l.MaxRunningPerAccount, now, l.MaxRunningPerAccount))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, s.notClaimableOrNotFound(ctx, id)
+		return nil, s.whyNotClaimed(ctx, id, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim command: %w", err)
@@ -148,14 +154,20 @@ func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*st
 	return c, nil
 }
 
-func (s *Store) notClaimableOrNotFound(ctx context.Context, id string) error {
-	var one int
-	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM commands WHERE id = ?`, id).Scan(&one)
+// whyNotClaimed tells an unknown id, a command that is not claimable, and
+// one that was claimable but whose account is at its cap.
+func (s *Store) whyNotClaimed(ctx context.Context, id string, now int64) error {
+	var claimable bool
+	err := s.read.QueryRowContext(ctx, `SELECT status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= ?)
+		FROM commands WHERE id = ?`, now, id).Scan(&claimable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
 	if err != nil {
 		return err
+	}
+	if claimable {
+		return store.ErrAccountBusy
 	}
 	return store.ErrNotClaimable
 }

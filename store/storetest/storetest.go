@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Recovery", recoveryTests()},
 		{"Concurrency", concurrencyTests()},
 		{"Webhooks", webhookTests()},
+		{"AccountCap", accountCapTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

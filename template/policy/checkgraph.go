@@ -58,6 +58,14 @@ var (
 func (c *checker) checkGraph(w template.Word, lavfiInput bool) {
 	g, err := ParseGraph(graphText(w))
 	if err != nil {
+		if g != nil {
+			for _, f := range g.Filters {
+				if why := c.filterNameProblem(f.Name); why != "" {
+					c.refuse(w, "%s", why)
+					return
+				}
+			}
+		}
 		c.refuse(w, "the filtergraph cannot be parsed: %s", strings.NewReplacer(placeholderStart, "{{", placeholderEnd, "}}").Replace(err.Error()))
 		return
 	}
@@ -71,17 +79,25 @@ func (c *checker) checkGraph(w template.Word, lavfiInput bool) {
 	}
 }
 
+// filterNameProblem explains why a filter name is refused, or returns "".
+func (c *checker) filterNameProblem(name string) string {
+	if strings.Contains(name, placeholderStart) {
+		return fmt.Sprintf("filter name %s is a placeholder; placeholders may only be the whole value of a filter's file option", shown(name))
+	}
+	if _, ok := allowedFilters[name]; ok {
+		return ""
+	}
+	if why, known := refusedFilters[name]; known {
+		return fmt.Sprintf("filter %s is not allowed: it %s", shown(name), why)
+	}
+	return fmt.Sprintf("filter %s is not on the list of allowed filters", shown(name))
+}
+
 func (c *checker) filterProblem(f Filter) string {
-	if strings.Contains(f.Name, placeholderStart) {
-		return fmt.Sprintf("filter name %s is a placeholder; placeholders may only be the whole value of a filter's file option", shown(f.Name))
+	if why := c.filterNameProblem(f.Name); why != "" {
+		return why
 	}
-	rule, ok := allowedFilters[f.Name]
-	if !ok {
-		if why, known := refusedFilters[f.Name]; known {
-			return fmt.Sprintf("filter %s is not allowed: it %s", shown(f.Name), why)
-		}
-		return fmt.Sprintf("filter %s is not on the list of allowed filters", shown(f.Name))
-	}
+	rule := allowedFilters[f.Name]
 	if f.Instance != "" && !instanceName.MatchString(f.Instance) {
 		return fmt.Sprintf("filter instance name %s may only use letters, digits and _", shown(f.Instance))
 	}

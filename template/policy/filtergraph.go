@@ -46,7 +46,9 @@ type FilterArg struct {
 //     quoting and escaping); keys are never unescaped.
 //
 // Anything ffmpeg itself would refuse to parse is an error here too, so an
-// accepted graph means the same thing to the validator and to ffmpeg.
+// accepted graph means the same thing to the validator and to ffmpeg. When
+// a filter's arguments cannot be parsed, the error comes with the filters
+// read so far, that one included (without its arguments).
 func ParseGraph(s string) (*Graph, error) {
 	g := &Graph{}
 	rest := strings.TrimLeft(s, whitespaces)
@@ -77,7 +79,11 @@ func ParseGraph(s string) (*Graph, error) {
 		}
 		if hasArgs {
 			if f.Args, err = parseFilterArgs(args); err != nil {
-				return nil, fmt.Errorf("filter %s: %w", quoteShort(f.Name), err)
+				// The graph so far comes back too, so that a refused
+				// filter is reported as such even when ffmpeg could not
+				// have parsed its arguments either.
+				g.Filters = append(g.Filters, Filter{Name: f.Name, Instance: f.Instance, Inputs: f.Inputs})
+				return g, fmt.Errorf("filter %s: %w", quoteShort(f.Name), err)
 			}
 		}
 		if f.Outputs, rest, err = parseLabels(rest); err != nil {
@@ -123,6 +129,9 @@ func splitInstance(token string) (name, instance string, err error) {
 	limit := min(len(token), 29)
 	for k := 0; k < limit; k++ {
 		if token[k] == '@' && k+1 < len(token) {
+			if k == 0 {
+				return "", "", fmt.Errorf("filter %s has no name before '@'", quoteShort(token))
+			}
 			return token[:k], token[k+1:], nil
 		}
 	}

@@ -146,3 +146,26 @@ func ffmpegSettings(log string) []string {
 	}
 	return out
 }
+
+// FuzzParseGraph: any text parses or fails without panicking, the same way
+// twice, and every filter read has a name.
+func FuzzParseGraph(f *testing.F) {
+	for _, s := range []string{"scale=320:180", `[0:v]mo\vie='a\:b':x=1[o];[o]null`, "sws_flags=x;a=b=c:d", "'a'@b=c", "[a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGraph(s)
+		again, err2 := ParseGraph(s)
+		if (err == nil) != (err2 == nil) || !reflect.DeepEqual(g, again) {
+			t.Fatalf("ParseGraph(%q) is not deterministic", s)
+		}
+		if err != nil {
+			return
+		}
+		for _, fl := range g.Filters {
+			if fl.Name == "" {
+				t.Fatalf("ParseGraph(%q) read a filter without a name", s)
+			}
+		}
+	})
+}

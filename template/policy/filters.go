@@ -65,7 +65,7 @@ var allowedFilters = map[string]filterRule{
 		readsFile:  []string{"file"},
 	},
 	"curves": {
-		positional: []string{"preset", "master", "red", "green", "blue", "all", "psfile", "plot", "interp"},
+		positional: []string{"preset", "master", "red", "green", "blue", "all", "psfile", "plot"},
 		aliases:    map[string]string{"m": "master", "r": "red", "g": "green", "b": "blue"},
 		readsFile:  []string{"psfile"},
 		refused:    map[string]string{"plot": "writes a file"},
@@ -116,7 +116,7 @@ var allowedFilters = map[string]filterRule{
 		aliases: map[string]string{"r": "sample_rate", "a": "amplitude", "d": "duration", "c": "color", "colour": "color", "s": "seed", "n": "nb_samples"}},
 }
 
-var videoSourceAliases = map[string]string{"c": "color", "s": "size", "r": "rate", "d": "duration", "n": "decimals"}
+var videoSourceAliases = map[string]string{"s": "size", "r": "rate", "d": "duration"}
 
 var metadataRule = filterRule{
 	positional: []string{"mode", "key", "value", "function", "expr", "file", "direct"},

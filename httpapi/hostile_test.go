@@ -97,3 +97,32 @@ func details(detail []api.ErrorDetail) string {
 	}
 	return b.String()
 }
+
+// validate-ffmpeg-command answers the argv a run would use, with the
+// engine's own arguments and work-dir paths, and records nothing.
+func TestValidateAnswersTheArgv(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	body := map[string]any{
+		"input_files":    map[string]any{"in_video": "http://127.0.0.1:9/clip.mp4?sig=x", "in_subs": "http://127.0.0.1:9/a.srt"},
+		"output_files":   map[string]any{"out_video": "small.mp4"},
+		"ffmpeg_command": `ffmpeg -i <<in_video>> -vf "subtitles={{in_subs}},scale=320:-2" -c:v libx264 {{out_video}}`,
+	}
+	var v api.Validation
+	if code := s.call(t, "POST", "/api/v1/validate-ffmpeg-command", s.Key, body, &v); code != 200 {
+		t.Fatalf("validate: %d", code)
+	}
+	// The engine's own arguments come first; which they are is the
+	// engine's business, so only the user's part is compared exactly.
+	user := []string{"-i", "in/in_video.mp4", "-vf", "subtitles=in/in_subs.srt,scale=320:-2", "-c:v", "libx264", "out/small.mp4"}
+	if !v.Valid || len(v.FFmpegCommands) != 1 || len(v.FFmpegCommands[0]) < len(user)+1 ||
+		v.FFmpegCommands[0][0] != "ffmpeg" || !reflect.DeepEqual(v.FFmpegCommands[0][len(v.FFmpegCommands[0])-len(user):], user) {
+		t.Errorf("got %+v\nwant ffmpeg, the engine's arguments, then %q", v, user)
+	}
+	var list api.CommandList
+	if s.call(t, "GET", "/api/v1/commands", s.Key, nil, &list); len(list.Commands) != 0 {
+		t.Errorf("validating created %d commands", len(list.Commands))
+	}
+	if code := s.call(t, "POST", "/api/v1/validate-ffmpeg-command", "", body, nil); code != 401 {
+		t.Errorf("without a key: %d, want 401", code)
+	}
+}

@@ -46,6 +46,15 @@ type CommandID struct {
 	CommandID string `json:"command_id"`
 }
 
+// Validation is the answer to POST /api/v1/validate-ffmpeg-command for a
+// valid request (an invalid one gets the 422 error body). FFmpegCommands
+// holds, per command, the full argv the engine would run, program name
+// first, with placeholders replaced by work-directory paths.
+type Validation struct {
+	Valid          bool       `json:"valid"`
+	FFmpegCommands [][]string `json:"ffmpeg_commands"`
+}
+
 // Command is the command object: what GET /api/v1/commands/{id} returns and
 // what a webhook carries in "data".
 type Command struct {

@@ -131,7 +131,7 @@ func TestFailuresEndWithTheirErrorStatus(t *testing.T) {
 	}, {
 		name: "ffmpeg runs past max_command_run_seconds",
 		req: engine.SubmitRequest{OutputFiles: out, MaxRunSeconds: ptr(1.0),
-			FFmpegCommand: "-f lavfi -i testsrc=size=1280x720:rate=60 -c:v libx264 -preset veryslow {{out_video}}"},
+			FFmpegCommand: "-f lavfi -i testsrc=size=1280x720:rate=60:duration=3600 -c:v libx264 -preset veryslow {{out_video}}"},
 		wantStatus: engine.ErrorTimeout,
 		wantInMsg:  []string{"max_command_run_seconds", "1 s"},
 	}, {
@@ -142,7 +142,7 @@ func TestFailuresEndWithTheirErrorStatus(t *testing.T) {
 	}, {
 		name: "declared output never written",
 		req: engine.SubmitRequest{InputFiles: in, OutputFiles: out,
-			FFmpegCommand: "-i {{in_video}} -t 0.1 -metadata comment={{out_video}} tmp/elsewhere.mp4"},
+			FFmpegCommand: "-i {{in_video}} -t 0.1 -f null {{out_video}}"},
 		wantStatus: engine.ErrorOutputMissing,
 		wantInMsg:  []string{"out_video", "out.mp4"},
 	}}

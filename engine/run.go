@@ -16,6 +16,7 @@ import (
 
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/template"
+	"github.com/openrender/openrender/template/policy"
 )
 
 // Why a run stopped before it finished: the engine is shutting down (release
@@ -185,6 +186,12 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 		// It was valid at submit; only a change in the rules since then
 		// gets here.
 		return fail(failf(ErrorInternal, "the stored command no longer passes validation: %v", err))
+	}
+	// The allow-list again, as it is now: a command accepted under older
+	// rules (or written by an older engine sharing the store) must not run
+	// what this engine refuses.
+	if problems := policy.Check(tmpl, "ffmpeg_command"); len(problems) > 0 {
+		return fail(failf(ErrorInternal, "the stored command no longer passes validation: %v", problems))
 	}
 
 	phase := time.Now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"unicode/utf8"
 
@@ -40,42 +39,11 @@ type SubmitRequest struct {
 // SUCCESS or FAILED, through crashes and restarts. Invalid requests return a
 // *ValidationError naming every problem.
 func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest) (*store.Command, error) {
-	spec := template.Spec{
-		Commands:     []string{req.FFmpegCommand},
-		CommandField: "ffmpeg_command",
-		InputFiles:   req.InputFiles,
-		OutputFiles:  req.OutputFiles,
+	v, err := e.Validate(req)
+	if err != nil {
+		return nil, err
 	}
-	var problems template.Errors
-	if tmpl, err := template.Parse(spec); err != nil {
-		if errs, ok := err.(template.Errors); ok {
-			problems = append(problems, errs...)
-		} else {
-			return nil, err
-		}
-	} else {
-		problems = append(problems, guardLiterals(tmpl, spec.CommandField)...)
-	}
-	problems = append(problems, e.checkInputURLs(req.InputFiles)...)
-	problems = append(problems, checkMetadata(req.Metadata)...)
-	if req.WebhookURL != "" {
-		if err := fetch.CheckURL(req.WebhookURL, e.cfg.AllowPrivateURLs); err != nil {
-			problems = append(problems, template.NewFieldError(err.Error(), "body", "webhook_url"))
-		}
-	}
-	runSeconds := e.cfg.DefaultRunTimeout.Seconds()
-	if v := req.MaxRunSeconds; v != nil {
-		max := e.cfg.MaxRunTimeout.Seconds()
-		if math.IsNaN(*v) || *v <= 0 || *v > max {
-			problems = append(problems, template.NewFieldError(
-				fmt.Sprintf("max_command_run_seconds must be more than 0 and at most %g", max),
-				"body", "max_command_run_seconds"))
-		}
-		runSeconds = *v
-	}
-	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
-	}
+	runSeconds := v.runSeconds
 
 	now := e.cfg.Now()
 	cmd := &store.Command{
@@ -87,7 +55,7 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 		Spec: store.CommandSpec{
 			InputFiles:     req.InputFiles,
 			OutputFiles:    req.OutputFiles,
-			FFmpegCommands: spec.Commands,
+			FFmpegCommands: []string{req.FFmpegCommand},
 			Metadata:       req.Metadata,
 			WebhookURL:     req.WebhookURL,
 			MaxRunSeconds:  runSeconds,

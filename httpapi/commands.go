@@ -27,13 +27,52 @@ const (
 
 // POST /api/v1/run-ffmpeg-command
 func (h *handler) runCommand(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
+	sub, ok := h.readSubmitRequest(w, r)
 	if !ok {
 		return
 	}
-	obj, ok := parseObject(w, body)
+	cmd, err := h.eng.Submit(r.Context(), accountFrom(r.Context()).ID, sub)
+	var invalid *engine.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		writeValidation(w, invalid.Problems)
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, api.CommandID{CommandID: cmd.ID})
+	}
+}
+
+// POST /api/v1/validate-ffmpeg-command: the validation of run-ffmpeg-command
+// alone, on the same body. It answers what would run, so a client (or a
+// person writing a preset) can see the argv before spending a run on it.
+func (h *handler) validateCommand(w http.ResponseWriter, r *http.Request) {
+	sub, ok := h.readSubmitRequest(w, r)
 	if !ok {
 		return
+	}
+	v, err := h.eng.Validate(sub)
+	var invalid *engine.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		writeValidation(w, invalid.Problems)
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, api.Validation{Valid: true, FFmpegCommands: v.Argv})
+	}
+}
+
+// readSubmitRequest reads a run-ffmpeg-command body, answering (and
+// returning ok false) when it is unreadable or a field has the wrong type.
+func (h *handler) readSubmitRequest(w http.ResponseWriter, r *http.Request) (engine.SubmitRequest, bool) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return engine.SubmitRequest{}, false
+	}
+	obj, ok := parseObject(w, body)
+	if !ok {
+		return engine.SubmitRequest{}, false
 	}
 	command, hasCommand := obj.string("ffmpeg_command")
 	sub := engine.SubmitRequest{
@@ -50,18 +89,9 @@ func (h *handler) runCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(obj.problems) > 0 {
 		writeValidation(w, obj.problems)
-		return
+		return engine.SubmitRequest{}, false
 	}
-	cmd, err := h.eng.Submit(r.Context(), accountFrom(r.Context()).ID, sub)
-	var invalid *engine.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		writeValidation(w, invalid.Problems)
-	case err != nil:
-		h.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, api.CommandID{CommandID: cmd.ID})
-	}
+	return sub, true
 }
 
 // GET /api/v1/commands/{id}

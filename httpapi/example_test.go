@@ -64,7 +64,7 @@ func ExampleNew() {
 
 	// A client submits a command (a generated source needs no input file)...
 	body := `{"output_files": {"out_image": "frame.png"},
-	          "ffmpeg_command": "ffmpeg -f lavfi -i color=c=red:size=64x48 -frames:v 1 {{out_image}}"}`
+	          "ffmpeg_command": "ffmpeg -f lavfi -i color=c=red:size=64x48:duration=1 -frames:v 1 {{out_image}}"}`
 	req, _ := http.NewRequest("POST", publicURL+"/api/v1/run-ffmpeg-command", strings.NewReader(body))
 	req.Header.Set("X-API-KEY", key)
 	resp, err := http.DefaultClient.Do(req)

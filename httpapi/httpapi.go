@@ -82,6 +82,7 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	}
 
 	h.mux.Handle("POST /api/v1/run-ffmpeg-command", h.authed(h.runCommand))
+	h.mux.Handle("POST /api/v1/validate-ffmpeg-command", h.authed(h.validateCommand))
 	h.mux.Handle("GET /api/v1/commands/{id}", h.authed(h.getCommand))
 	h.mux.Handle("GET /api/v1/commands", h.authed(h.listCommands))
 	h.mux.Handle("PUT /api/v1/webhook-config", h.authed(h.putWebhookConfig))

@@ -384,8 +384,8 @@ func TestValidationErrors(t *testing.T) {
 		{"field names are case-sensitive", map[string]any{"input_files": map[string]any{"in_video": in}, "output_files": map[string]any{"out_video": "out.mp4"}, "FFMPEG_COMMAND": "-i {{in_video}} {{out_video}}"}, "body/ffmpeg_command", "required"},
 		{"max_command_run_seconds not a number", with("max_command_run_seconds", "10"), "body/max_command_run_seconds", "must be a number"},
 		{"metadata not an object", with("metadata", "x"), "body/metadata", "object"},
-		{"a literal path out of the work dir", with("ffmpeg_command", "-i {{in_video}} -i ../../openrender.db {{out_video}}"), "body/ffmpeg_command", "../../openrender.db"},
-		{"a literal URL", with("ffmpeg_command", "-i {{in_video}} -i http://169.254.169.254/ {{out_video}}"), "body/ffmpeg_command", "URL"},
+		{"a literal path out of the work dir", with("ffmpeg_command", "-i {{in_video}} -i ../../openrender.db {{out_video}}"), "body/ffmpeg_command/../../openrender.db", "input placeholder"},
+		{"a literal URL", with("ffmpeg_command", "-i {{in_video}} -i http://169.254.169.254/ {{out_video}}"), "body/ffmpeg_command/http://169.254.169.254/", "URLs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

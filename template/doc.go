@@ -79,6 +79,7 @@
 // the HTTP layer can answer 422 with a "detail" list.
 //
 // This package deliberately knows nothing about ffmpeg's options or
-// filtergraphs; the option allowlist is a separate layer that works on the
-// [Word]s produced here (see [Word.IsPlaceholder]).
+// filtergraphs; the allow-list of options, formats and filters is a separate
+// layer, package template/policy, that works on the [Word]s produced here,
+// where placeholders are still known (see [Word.IsPlaceholder]).
 package template

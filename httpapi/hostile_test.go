@@ -45,7 +45,7 @@ func readHostileCorpus(t *testing.T) []hostileRequest {
 // validate endpoint, with a detail that locates the field and the
 // offending word and says what is wrong with the token inside it.
 func TestHostileRequestsAreRefused(t *testing.T) {
-	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	s := newServerWith(t, testutil.EnvOptions{NoStart: true}, noRateLimit)
 	reqs := readHostileCorpus(t)
 	if len(reqs) < 40 {
 		t.Fatalf("the hostile corpus has %d requests; keep at least 40", len(reqs))

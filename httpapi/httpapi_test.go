@@ -40,6 +40,10 @@ func newServer(t *testing.T, o testutil.EnvOptions) *server {
 }
 
 // newServerWith is newServer with a handler config.
+// noRateLimit is for tests that send more requests than a client should:
+// the corpora post every entry to two endpoints.
+var noRateLimit = httpapi.Config{RateLimitPerMinute: -1}
+
 func newServerWith(t *testing.T, o testutil.EnvOptions, cfg httpapi.Config) *server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)

@@ -36,7 +36,7 @@ func TestLegitimateCommandsRun(t *testing.T) {
 	dir := t.TempDir()
 	have := makeCorpusMedia(t, dir)
 	files := testutil.ServeDir(t, dir)
-	s := newServer(t, testutil.EnvOptions{})
+	s := newServerWith(t, testutil.EnvOptions{}, noRateLimit)
 
 	f, err := os.Open("testdata/legit.jsonl")
 	if err != nil {

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Finish", finishTests()},
 		{"Recovery", recoveryTests()},
 		{"Concurrency", concurrencyTests()},
+		{"Files", fileTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -31,6 +31,12 @@ type Engine struct {
 	// finished wakes Wait callers when a command of this process ends.
 	finished *broadcaster
 
+	// jobs are store-file fetches running in the background; Stop waits
+	// for them, then cancels jobsCtx.
+	jobs       sync.WaitGroup
+	jobsCtx    context.Context
+	cancelJobs context.CancelFunc
+
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
@@ -62,6 +68,7 @@ func New(cfg Config) (*Engine, error) {
 		}),
 		finished: newBroadcaster(),
 	}
+	e.jobsCtx, e.cancelJobs = context.WithCancel(context.Background())
 	return e, nil
 }
 
@@ -119,8 +126,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.workers.Add(1)
 		go e.work(acceptCtx, runCtx)
 	}
-	e.sweeper.Add(1)
+	e.sweeper.Add(2)
 	go e.sweepEvery(acceptCtx)
+	go e.sweepFilesEvery(acceptCtx)
 	e.started = true
 	e.log.Info("engine started", "workers", e.cfg.Workers, "work_dir", e.cfg.WorkDir)
 	return nil
@@ -139,6 +147,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopped = true
 	started := e.started
 	e.mu.Unlock()
+	defer e.stopJobs(ctx)
 	if !started {
 		return nil
 	}
@@ -160,6 +169,23 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.node.release()
 	e.log.Info("engine stopped")
 	return nil
+}
+
+// stopJobs lets background file fetches finish until ctx is done, then
+// cancels the rest (they end FAILED with CANCELLED).
+func (e *Engine) stopJobs(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		e.jobs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.cancelJobs()
+		<-done
+	}
+	e.cancelJobs()
 }
 
 // runsDir holds this process's command work dirs.

@@ -62,6 +62,7 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	h.mux.Handle("POST /api/v1/run-ffmpeg-command", h.authed(h.runCommand))
 	h.mux.Handle("GET /api/v1/commands/{id}", h.authed(h.getCommand))
 	h.mux.Handle("GET /api/v1/commands", h.authed(h.listCommands))
+	h.fileRoutes()
 	if h.links != nil {
 		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
 	}

@@ -300,6 +300,10 @@ type Files interface {
 	// an unknown id; ErrConflict if the file is no longer PROCESSING or
 	// was deleted meanwhile (the caller then deletes the bytes it stored).
 	FinishFile(ctx context.Context, id string, r FileResult) error
+	// FailStaleFiles finishes, as r says (r.Status FileFailed), every live
+	// PROCESSING file last updated before cutoff: their fetch died with its
+	// process. It returns how many it failed.
+	FailStaleFiles(ctx context.Context, cutoff time.Time, r FileResult) (int, error)
 
 	// DeleteFile marks a file deleted and returns it (IsDeleted set).
 	// ErrNotFound if there is no such file or it is already deleted.

@@ -132,6 +132,21 @@ func (s *Store) FinishFile(ctx context.Context, id string, r store.FileResult) e
 	return fmt.Errorf("sqlite: file %s is no longer PROCESSING: %w", id, store.ErrConflict)
 }
 
+// FailStaleFiles implements store.Files.
+func (s *Store) FailStaleFiles(ctx context.Context, cutoff time.Time, r store.FileResult) (int, error) {
+	if r.Status != store.FileFailed {
+		return 0, fmt.Errorf("sqlite: fail stale files with status %q", r.Status)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE files SET status = 'FAILED', error_status = ?, error_message = ?, updated_at = ?
+		WHERE status = 'PROCESSING' AND is_deleted = 0 AND updated_at < ?`,
+		r.ErrorStatus, r.ErrorMessage, micros(r.Now), micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: fail stale files: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // markDeleted is the SET clause of every delete: one conditional UPDATE per
 // call, so that two processes deleting the same rows can't both get them.
 const markDeleted = `UPDATE files SET is_deleted = 1, blob_purged = 0, updated_at = ?`

@@ -20,6 +20,7 @@ func fileTests() []test {
 		{"FinishTwiceConflicts", testFinishFileTwice},
 		{"FinishUnknown", testFinishFileUnknown},
 		{"FinishAfterDeleteConflicts", testFinishFileAfterDelete},
+		{"FailStale", testFailStaleFiles},
 		{"DeleteKeepsRecord", testDeleteFile},
 		{"DeleteTwiceNotFound", testDeleteFileTwice},
 		{"DeleteCommandFiles", testDeleteCommandFiles},
@@ -362,5 +363,29 @@ func testDeleteRace(t *testing.T, s store.Store) {
 		if got[f.ID] != 1 {
 			t.Errorf("file %s was handed to %d deleters, want exactly 1", f.ID, got[f.ID])
 		}
+	}
+}
+
+func testFailStaleFiles(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "acme")
+	stale := mustCreateFile(t, s, processingFile(a.ID, 1))
+	fresh := mustCreateFile(t, s, processingFile(a.ID, 10))
+	done := mustCreateFile(t, s, processingFile(a.ID, 1))
+	if err := s.FinishFile(t.Context(), done.ID, store.FileResult{Status: store.FileStored, SizeBytes: 3, Now: at(2)}); err != nil {
+		t.Fatal(err)
+	}
+	r := store.FileResult{Status: store.FileFailed, ErrorStatus: "INTERNAL_ERROR", ErrorMessage: "lost", Now: at(20)}
+	n, err := s.FailStaleFiles(t.Context(), at(10), r)
+	if err != nil || n != 1 {
+		t.Fatalf("FailStaleFiles = %d, %v; want 1, nil", n, err)
+	}
+	want := cloneFile(stale)
+	want.Status, want.ErrorStatus, want.ErrorMessage, want.UpdatedAt = store.FileFailed, "INTERNAL_ERROR", "lost", at(20)
+	checkFile(t, "the stale file", mustGetFile(t, s, stale.ID), want)
+	if got := mustGetFile(t, s, fresh.ID); got.Status != store.FileProcessing {
+		t.Errorf("a file updated at the cutoff is %s, want PROCESSING", got.Status)
+	}
+	if got := mustGetFile(t, s, done.ID); got.Status != store.FileStored {
+		t.Errorf("a stored file is %s after FailStaleFiles, want STORED", got.Status)
 	}
 }

@@ -9,3 +9,5 @@ ALTER TABLE files ADD COLUMN blob_purged INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX files_live_by_age ON files (created_at, id) WHERE is_deleted = 0;
 -- Purge retries: deleted files whose bytes may still exist.
 CREATE INDEX files_unpurged ON files (updated_at, id) WHERE is_deleted = 1 AND blob_purged = 0;
+-- Stale fetches: PROCESSING files whose fetching process died.
+CREATE INDEX files_processing ON files (updated_at) WHERE status = 'PROCESSING' AND is_deleted = 0;

@@ -121,6 +121,12 @@ type EnvOptions struct {
 	NoStart bool
 	// Dir reuses a data dir (a restart); default t.TempDir().
 	Dir string
+	// StorageURL is the bucket, by URL (the test must import the driver
+	// of a cloud scheme). Default: file://<Dir>/files.
+	StorageURL string
+	// DenyPrivateURLs keeps the engine's default of refusing loopback and
+	// private input URLs (NewEnv allows them otherwise).
+	DenyPrivateURLs bool
 }
 
 // NewEnv builds and starts an engine; everything is torn down when the test
@@ -146,7 +152,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.PublicURL == "" {
 		o.PublicURL = "http://openrender.invalid"
 	}
-	bucket, err := blobstore.Open(ctx, "file://"+filepath.Join(dir, "files"), blobstore.Options{PublicURL: o.PublicURL, Signer: signer})
+	if o.StorageURL == "" {
+		o.StorageURL = "file://" + filepath.Join(dir, "files")
+	}
+	bucket, err := blobstore.Open(ctx, o.StorageURL, blobstore.Options{PublicURL: o.PublicURL, Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +166,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	}
 	cfg.Store, cfg.Storage = st, bucket
 	cfg.WorkDir = filepath.Join(dir, "work")
-	cfg.AllowPrivateURLs = true
+	cfg.AllowPrivateURLs = !o.DenyPrivateURLs
 	eng, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -306,15 +306,23 @@ func (e *Engine) UploadFile(ctx context.Context, accountID, name string, r io.Re
 	}
 	log := e.log.With("file_id", id, "account", accountID)
 	res := e.storeFileBytes(ctx, f, local, log)
+	// Past this point an error leaves bytes nobody will record: delete them.
+	discard := func() {
+		cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.cfg.Storage.Delete(cleanup, f.BlobKey); err != nil {
+			log.Warn("could not delete the bytes of an upload that was not recorded", "key", f.BlobKey, "err", err)
+		}
+	}
 	if ctx.Err() != nil {
-		e.cfg.Storage.Delete(context.Background(), f.BlobKey)
+		discard()
 		return nil, ctx.Err()
 	}
 	f.Status, f.SizeBytes, f.Info = res.Status, n, res.Info
 	f.ErrorStatus, f.ErrorMessage = res.ErrorStatus, res.ErrorMessage
 	f.UpdatedAt = e.cfg.Now()
 	if err := e.cfg.Store.CreateFile(ctx, f); err != nil {
-		e.cfg.Storage.Delete(context.Background(), f.BlobKey)
+		discard()
 		return nil, fmt.Errorf("engine: record file: %w", err)
 	}
 	log.Info("file uploaded", "status", f.Status, "bytes", n)

@@ -63,6 +63,12 @@ const (
 	// run at once, across every engine process sharing the store. The rest
 	// stay QUEUED until one finishes.
 	DefaultMaxRunningPerAccount = 8
+	// DefaultMaxUploadBytes caps each file uploaded through the files API.
+	DefaultMaxUploadBytes = 4 << 30
+	// DefaultFileSweepInterval is how often a started engine deletes files
+	// past Retention and finishes deletes that an engine process left
+	// half done (the record marked, the bytes not yet gone).
+	DefaultFileSweepInterval = time.Minute
 )
 
 // Config configures an Engine. Store and Storage are required; every other
@@ -119,6 +125,16 @@ type Config struct {
 	AllowPrivateURLs bool
 	// StorageURLTTL: see DefaultStorageURLTTL.
 	StorageURLTTL time.Duration
+	// MaxUploadBytes: see DefaultMaxUploadBytes. Files fetched with
+	// store-file are capped by MaxInputBytes, like command inputs.
+	MaxUploadBytes int64
+	// Retention is how long files (uploaded, fetched, and command outputs)
+	// are kept: older ones are deleted by the file sweep of any started
+	// engine, bytes and all, their records kept with is_deleted. Default:
+	// 0, keep forever.
+	Retention time.Duration
+	// FileSweepInterval: see DefaultFileSweepInterval.
+	FileSweepInterval time.Duration
 
 	// FFmpegPath and FFprobePath default to the programs found on PATH.
 	FFmpegPath  string
@@ -241,6 +257,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StorageURLTTL <= 0 {
 		c.StorageURLTTL = DefaultStorageURLTTL
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if c.Retention < 0 {
+		return c, errors.New("engine: Retention must not be negative (0 keeps files forever)")
+	}
+	if c.FileSweepInterval <= 0 {
+		c.FileSweepInterval = DefaultFileSweepInterval
 	}
 	if c.StderrTailBytes <= 0 {
 		c.StderrTailBytes = DefaultStderrTailBytes

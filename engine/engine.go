@@ -39,6 +39,12 @@ type Engine struct {
 	sending      sync.WaitGroup // the webhook sender
 	notifying    sync.WaitGroup // Notifier calls
 
+	// jobs are store-file fetches running in the background; Stop waits
+	// for them, then cancels jobsCtx.
+	jobs       sync.WaitGroup
+	jobsCtx    context.Context
+	cancelJobs context.CancelFunc
+
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
@@ -75,6 +81,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.jobsCtx, e.cancelJobs = context.WithCancel(context.Background())
 	return e, nil
 }
 
@@ -137,8 +144,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.workers.Add(1)
 		go e.work(acceptCtx, runCtx)
 	}
-	e.sweeper.Add(1)
+	e.sweeper.Add(2)
 	go e.sweepEvery(acceptCtx)
+	go e.sweepFilesEvery(acceptCtx)
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	e.stopWebhooks = stopSending
 	e.sending.Add(1)
@@ -164,6 +172,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopped = true
 	started := e.started
 	e.mu.Unlock()
+	defer e.stopJobs(ctx)
 	if !started {
 		return nil
 	}
@@ -190,6 +199,23 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.node.release()
 	e.log.Info("engine stopped")
 	return nil
+}
+
+// stopJobs lets background file fetches finish until ctx is done, then
+// cancels the rest (they end FAILED with CANCELLED).
+func (e *Engine) stopJobs(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		e.jobs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.cancelJobs()
+		<-done
+	}
+	e.cancelJobs()
 }
 
 // runsDir holds this process's command work dirs.

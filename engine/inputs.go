@@ -22,7 +22,9 @@ const downloadAttempts = 3
 
 // downloadInputs fetches every input in parallel into dir/in/, and returns
 // the path (relative to dir) each alias will have on ffmpeg's command line.
-func (e *Engine) downloadInputs(ctx context.Context, dir string, inputs map[string]string) (map[string]string, error) {
+// Inputs that are links into the engine's own storage are read from the
+// bucket if they name a file of accountID (see ownlinks.go).
+func (e *Engine) downloadInputs(ctx context.Context, dir, accountID string, inputs map[string]string) (map[string]string, error) {
 	paths := make(map[string]string, len(inputs)+4)
 	if len(inputs) == 0 {
 		return paths, nil
@@ -40,7 +42,7 @@ func (e *Engine) downloadInputs(ctx context.Context, dir string, inputs map[stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.downloadInput(ctx, alias, inputs[alias], filepath.Join(dir, rel)); err != nil {
+			if err := e.downloadInput(ctx, accountID, "input "+alias, inputs[alias], filepath.Join(dir, rel)); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -54,10 +56,13 @@ func (e *Engine) downloadInputs(ctx context.Context, dir string, inputs map[stri
 	return paths, firstErr
 }
 
-func (e *Engine) downloadInput(ctx context.Context, alias, rawURL, dst string) error {
+// downloadInput fetches one URL into dst, for accountID, retrying
+// transient failures; a failure is a *runError whose message names the
+// input as what ("input in_video", "file_url").
+func (e *Engine) downloadInput(ctx context.Context, accountID, what, rawURL, dst string) error {
 	var err error
 	for attempt := 1; attempt <= downloadAttempts; attempt++ {
-		err = e.downloadOnce(ctx, rawURL, dst)
+		err = e.downloadOnce(ctx, accountID, rawURL, dst)
 		if err == nil || !retryable(err) || ctx.Err() != nil {
 			break
 		}
@@ -73,30 +78,40 @@ func (e *Engine) downloadInput(ctx context.Context, alias, rawURL, dst string) e
 	var status *fetch.StatusError
 	switch {
 	case errors.Is(err, fetch.ErrTooLarge):
-		return failf(ErrorInputTooLarge, "input %s (%s) is larger than the %d-byte limit", alias, shown, e.cfg.MaxInputBytes)
+		return failf(ErrorInputTooLarge, "%s (%s) is larger than the %d-byte limit", what, shown, e.cfg.MaxInputBytes)
 	case errors.Is(err, fetch.ErrBlocked):
 		return failf(ErrorUnreachableInputFile,
-			"input %s (%s) resolves to a private or reserved network address, which this server does not fetch", alias, shown)
+			"%s (%s) resolves to a private or reserved network address, which this server does not fetch", what, shown)
 	case errors.As(err, &status):
-		return failf(ErrorUnreachableInputFile, "input %s (%s) could not be downloaded: the server answered %s", alias, shown, status.Status)
+		return failf(ErrorUnreachableInputFile, "%s (%s) could not be downloaded: the server answered %s", what, shown, status.Status)
 	case errors.Is(err, errDiskWrite):
-		e.log.Error("writing an input to the work dir failed", "alias", alias, "err", err)
-		return failf(ErrorInternal, "the server could not store input %s on its disk (it may be full); try again later", alias)
+		e.log.Error("writing an input to the work dir failed", "input", what, "err", err)
+		return failf(ErrorInternal, "the server could not store %s on its disk (it may be full); try again later", what)
+	case errors.Is(err, errNotOwnFile):
+		return failf(ErrorUnreachableInputFile,
+			"%s (%s) is a link to this server's storage, but no stored file of your account is there (it may have been deleted, or belong to another account)", what, shown)
+	case errors.Is(err, errOwnStorage):
+		e.log.Error("reading an input from the engine's storage failed", "input", what, "err", err)
+		return failf(ErrorUnreachableInputFile, "%s (%s) could not be read from this server's storage; try again later", what, shown)
 	default:
-		return failf(ErrorUnreachableInputFile, "input %s (%s) could not be downloaded: %s", alias, shown, describeNetError(err))
+		return failf(ErrorUnreachableInputFile, "%s (%s) could not be downloaded: %s", what, shown, describeNetError(err))
 	}
 }
 
 var errDiskWrite = errors.New("writing an input to the work dir failed")
 
-func (e *Engine) downloadOnce(ctx context.Context, rawURL, dst string) error {
+func (e *Engine) downloadOnce(ctx context.Context, accountID, rawURL, dst string) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.DownloadTimeout)
 	defer cancel()
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errDiskWrite, err)
 	}
-	_, err = fetch.Download(ctx, e.client, rawURL, diskWriter{f}, e.cfg.MaxInputBytes)
+	if key, own := e.ownLink(rawURL); own {
+		err = e.copyOwnFile(ctx, accountID, key, diskWriter{f})
+	} else {
+		_, err = fetch.Download(ctx, e.client, rawURL, diskWriter{f}, e.cfg.MaxInputBytes)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%w: %v", errDiskWrite, cerr)
 	}
@@ -120,7 +135,8 @@ func retryable(err error) bool {
 	if errors.As(err, &status) {
 		return status.StatusCode >= 500 || status.StatusCode == 429
 	}
-	return !errors.Is(err, fetch.ErrTooLarge) && !errors.Is(err, fetch.ErrBlocked) && !errors.Is(err, errDiskWrite)
+	return !errors.Is(err, fetch.ErrTooLarge) && !errors.Is(err, fetch.ErrBlocked) && !errors.Is(err, errDiskWrite) &&
+		!errors.Is(err, errNotOwnFile)
 }
 
 // describeNetError turns a transport error into words without internals.

@@ -195,7 +195,7 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 	}
 
 	phase := time.Now()
-	paths, err := e.downloadInputs(ctx, dir, cmd.Spec.InputFiles)
+	paths, err := e.downloadInputs(ctx, dir, cmd.AccountID, cmd.Spec.InputFiles)
 	if err != nil {
 		return fail(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/openrender/openrender/internal/fetch"
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/template"
 )
@@ -82,7 +81,7 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 func (e *Engine) checkInputURLs(inputs map[string]string) template.Errors {
 	var problems template.Errors
 	for _, alias := range sortedKeys(inputs) {
-		if err := fetch.CheckURL(inputs[alias], e.cfg.AllowPrivateURLs); err != nil {
+		if err := e.checkInputURL(inputs[alias]); err != nil {
 			problems = append(problems, template.NewFieldError(err.Error(), "body", "input_files", alias))
 		}
 	}

@@ -90,6 +90,7 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	h.mux.Handle("DELETE /api/v1/webhook-config", h.authed(h.deleteWebhookConfig))
 	h.mux.Handle("GET /api/v1/webhook-deliveries", h.authed(h.listWebhookDeliveries))
 	h.mux.Handle("POST /api/v1/webhook-deliveries/{id}/redeliver", h.authed(h.redeliver))
+	h.fileRoutes()
 	if h.links != nil {
 		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
 	}

@@ -43,3 +43,18 @@ type Object struct {
 	Size        int64
 	ModTime     time.Time
 }
+
+// LinkResolver is implemented by storage that recognises its own links, so
+// that a storage_url given back to the engine as an input is read straight
+// from the bucket rather than downloaded over HTTP (which, for a local
+// bucket, would mean the engine fetching from itself on a loopback address).
+type LinkResolver interface {
+	// ResolveLink reports whether rawURL is a link into this storage and,
+	// if it is, the key it names. A link that this storage signs itself
+	// (a local bucket's) but whose signature is wrong or expired gives
+	// ok true and ErrBadSignature or ErrLinkExpired. A cloud bucket's
+	// presigned URL is recognised by its scheme, host and path prefix;
+	// its signature is the cloud's to check, not the engine's, so callers
+	// must authorise the key themselves.
+	ResolveLink(rawURL string) (key string, ok bool, err error)
+}

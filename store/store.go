@@ -155,8 +155,9 @@ type Command struct {
 	LostLeases int
 }
 
-// File is one stored file: a command's output (CommandID and Alias set) or,
-// later, a file uploaded or fetched through the files API.
+// File is one stored file: a command's output (CommandID and Alias set), or
+// a file uploaded or fetched through the files API (OriginalURL set when
+// fetched).
 type File struct {
 	ID        string
 	AccountID string
@@ -273,12 +274,67 @@ type Commands interface {
 	ExpireLeases(ctx context.Context, node string, now time.Time) (int, error)
 }
 
+// FileQuery selects a page of an account's files, newest first.
+type FileQuery struct {
+	AccountID string
+	Limit     int
+	Offset    int
+}
+
+// FileResult is how fetching or uploading a PROCESSING file ended, recorded
+// by FinishFile.
+type FileResult struct {
+	Status       FileStatus // FileStored or FileFailed
+	SizeBytes    int64
+	Info         media.Info
+	ErrorStatus  string
+	ErrorMessage string
+	Now          time.Time
+}
+
 // Files stores file records. Bytes live in blob storage, not here.
+//
+// Deleting is two steps, so that several engine processes can delete (by
+// API call or by retention sweep) without coordinating and without losing
+// a blob: a Delete* method marks the rows deleted and returns the ones it
+// marked (a conditional write: two callers never both get the same row),
+// the caller deletes their blobs, then reports them with MarkPurged. A
+// caller that dies in between leaves the rows in UnpurgedFiles, for a
+// later sweep to finish; deleting a blob twice is harmless.
 type Files interface {
+	// CreateFile records a new file (a PROCESSING one, or one already
+	// STORED or FAILED). ErrConflict if the id exists.
+	CreateFile(ctx context.Context, f *File) error
 	// GetFile returns any account's file; callers check AccountID.
 	GetFile(ctx context.Context, id string) (*File, error)
+	// ListFiles returns a page of one account's files, newest first,
+	// deleted ones included.
+	ListFiles(ctx context.Context, q FileQuery) ([]*File, error)
 	// CommandFiles returns the files of the given commands, in no set order.
 	CommandFiles(ctx context.Context, commandIDs ...string) ([]*File, error)
+	// FinishFile records the result of a PROCESSING file. ErrNotFound for
+	// an unknown id; ErrConflict if the file is no longer PROCESSING or
+	// was deleted meanwhile (the caller then deletes the bytes it stored).
+	FinishFile(ctx context.Context, id string, r FileResult) error
+	// FailStaleFiles finishes, as r says (r.Status FileFailed), every live
+	// PROCESSING file last updated before cutoff: their fetch died with its
+	// process. It returns how many it failed.
+	FailStaleFiles(ctx context.Context, cutoff time.Time, r FileResult) (int, error)
+
+	// DeleteFile marks a file deleted and returns it (IsDeleted set).
+	// ErrNotFound if there is no such file or it is already deleted.
+	DeleteFile(ctx context.Context, id string, now time.Time) (*File, error)
+	// DeleteCommandFiles marks every live file of a command deleted and
+	// returns the files it marked (none if there were none).
+	DeleteCommandFiles(ctx context.Context, commandID string, now time.Time) ([]*File, error)
+	// DeleteFilesCreatedBefore marks up to limit live files created
+	// before cutoff deleted, oldest first, and returns them.
+	DeleteFilesCreatedBefore(ctx context.Context, cutoff, now time.Time, limit int) ([]*File, error)
+	// UnpurgedFiles lists up to limit files marked deleted at or before
+	// before whose bytes are not yet reported gone by MarkPurged.
+	UnpurgedFiles(ctx context.Context, before time.Time, limit int) ([]*File, error)
+	// MarkPurged records that the bytes of deleted files are gone.
+	MarkPurged(ctx context.Context, ids ...string) error
 }
 
 // Store is the whole state store.

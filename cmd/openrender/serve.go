@@ -35,8 +35,9 @@ type serveFlags struct {
 	allowPrivateURLs                                  bool
 	shutdownGrace, leaseDuration                      time.Duration
 	commandTimeout, maxCommandTimeout                 time.Duration
-	downloadTimeout, storageURLTTL                    time.Duration
+	downloadTimeout, storageURLTTL, retention         time.Duration
 	maxInputBytes, maxOutputBytes, maxBodyBytes       int64
+	maxUploadBytes                                    int64
 	signingKey, nodeID, logLevel                      string
 	webhookSchedule                                   durationList
 	webhookTimeout                                    time.Duration
@@ -55,7 +56,7 @@ func (f *serveFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	fs.StringVar(&f.dataDir, "data-dir", "./openrender-data", "`directory` for the SQLite database, the local bucket and work dirs")
 	fs.StringVar(&f.databaseURL, "database-url", "", "state store `URL` (default sqlite://<data-dir>/openrender.db)")
-	fs.StringVar(&f.storageURL, "storage-url", "", "blob storage `URL` for outputs (default file://<data-dir>/files)")
+	fs.StringVar(&f.storageURL, "storage-url", "", "blob storage `URL` for files and outputs: file://, mem://, s3:// (S3-compatible servers: ?endpoint=…&use_path_style=true), gs://, azblob:// (default file://<data-dir>/files)")
 	fs.StringVar(&f.publicURL, "public-url", "", "base `URL` of the storage_url links this server serves (default http://<addr>)")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "commands to run at once")
 	fs.Var(&f.apiKeys, "api-key", "API `key` (ffsk_ and 64 hex digits) for the default account; repeatable")
@@ -68,6 +69,8 @@ func (f *serveFlags) define(fs *flag.FlagSet) {
 	fs.DurationVar(&f.storageURLTTL, "storage-url-ttl", engine.DefaultStorageURLTTL, "how long a storage_url link stays valid")
 	fs.Int64Var(&f.maxInputBytes, "max-input-bytes", engine.DefaultMaxInputBytes, "size limit of each input file")
 	fs.Int64Var(&f.maxOutputBytes, "max-output-bytes", engine.DefaultMaxOutputBytes, "size limit of each output file")
+	fs.Int64Var(&f.maxUploadBytes, "max-upload-bytes", engine.DefaultMaxUploadBytes, "size limit of a file uploaded to /api/v1/files/upload (larger ones get 413)")
+	fs.DurationVar(&f.retention, "retention", 0, "delete files and command outputs older than this (e.g. 720h); 0 keeps them forever")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", httpapi.DefaultMaxBodyBytes, "size limit of a JSON request body")
 	fs.StringVar(&f.signingKey, "signing-key", "", "secret that signs local storage links, shared by every process serving them (default: <data-dir>/signing.key, created on first start)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this process's name in leases and logs (default: host name and a random suffix)")
@@ -185,6 +188,8 @@ func runServer(f serveFlags, out io.Writer) error {
 		WebhookSchedule:      notify.RetrySchedule(f.webhookSchedule),
 		WebhookTimeout:       f.webhookTimeout,
 		WebhookDisableAfter:  f.webhookDisableAfter,
+		MaxUploadBytes:       f.maxUploadBytes,
+		Retention:            f.retention,
 		Logger:               log,
 	})
 	if err != nil {

@@ -121,6 +121,9 @@ type EnvOptions struct {
 	NoStart bool
 	// Dir reuses a data dir (a restart); default t.TempDir().
 	Dir string
+	// StorageURL is the bucket, by URL (the test must import the driver
+	// of a cloud scheme). Default: file://<Dir>/files.
+	StorageURL string
 	// DenyPrivateURLs keeps the production rule: no loopback or private
 	// addresses for inputs and webhooks.
 	DenyPrivateURLs bool
@@ -149,7 +152,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if o.PublicURL == "" {
 		o.PublicURL = "http://openrender.invalid"
 	}
-	bucket, err := blobstore.Open(ctx, "file://"+filepath.Join(dir, "files"), blobstore.Options{PublicURL: o.PublicURL, Signer: signer})
+	if o.StorageURL == "" {
+		o.StorageURL = "file://" + filepath.Join(dir, "files")
+	}
+	bucket, err := blobstore.Open(ctx, o.StorageURL, blobstore.Options{PublicURL: o.PublicURL, Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}

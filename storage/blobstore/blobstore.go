@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -41,9 +42,17 @@ type Bucket struct {
 	bucket *blob.Bucket
 	local  bool // file:// or mem://: links go through LinkPath
 	opts   Options
+
+	// cloudPrefix is where this cloud bucket's presigned URLs point, for
+	// ResolveLink; learnt once by signing a probe key.
+	cloudPrefixOnce sync.Once
+	cloudPrefix     *url.URL
 }
 
-var _ storage.Storage = (*Bucket)(nil)
+var (
+	_ storage.Storage      = (*Bucket)(nil)
+	_ storage.LinkResolver = (*Bucket)(nil)
+)
 
 // Open opens the bucket rawURL names. For file:// buckets the directory is
 // created if needed, and temporary files are written beside their final

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/openrender/openrender/store"
 )
@@ -75,14 +76,158 @@ func (s *Store) CommandFiles(ctx context.Context, commandIDs ...string) ([]*stor
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: command files: %w", err)
 	}
+	return collectFiles(rows, "command files")
+}
+
+// CreateFile implements store.Files.
+func (s *Store) CreateFile(ctx context.Context, f *store.File) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: create file: %w", err)
+	}
+	defer tx.Rollback()
+	if err := insertFile(ctx, tx, f); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: create file: %w", err)
+	}
+	return nil
+}
+
+// ListFiles implements store.Files.
+func (s *Store) ListFiles(ctx context.Context, q store.FileQuery) ([]*store.File, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+fileColumns+` FROM files WHERE account_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, q.AccountID, q.Limit, q.Offset)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list files: %w", err)
+	}
+	return collectFiles(rows, "list files")
+}
+
+// FinishFile implements store.Files. The condition on status and
+// is_deleted makes it a no-op, reported as ErrConflict, for a file deleted
+// while it was being fetched: its bytes must then go, not its record.
+func (s *Store) FinishFile(ctx context.Context, id string, r store.FileResult) error {
+	if r.Status != store.FileStored && r.Status != store.FileFailed {
+		return fmt.Errorf("sqlite: finish file with status %q", r.Status)
+	}
+	info, err := json.Marshal(r.Info)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode media info: %w", err)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE files SET status = ?, size_bytes = ?, info = ?,
+			error_status = ?, error_message = ?, updated_at = ?
+		WHERE id = ? AND status = 'PROCESSING' AND is_deleted = 0`,
+		r.Status, r.SizeBytes, info, r.ErrorStatus, r.ErrorMessage, micros(r.Now), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish file: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := s.GetFile(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlite: file %s is no longer PROCESSING: %w", id, store.ErrConflict)
+}
+
+// FailStaleFiles implements store.Files.
+func (s *Store) FailStaleFiles(ctx context.Context, cutoff time.Time, r store.FileResult) (int, error) {
+	if r.Status != store.FileFailed {
+		return 0, fmt.Errorf("sqlite: fail stale files with status %q", r.Status)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE files SET status = 'FAILED', error_status = ?, error_message = ?, updated_at = ?
+		WHERE status = 'PROCESSING' AND is_deleted = 0 AND updated_at < ?`,
+		r.ErrorStatus, r.ErrorMessage, micros(r.Now), micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: fail stale files: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// markDeleted is the SET clause of every delete: one conditional UPDATE per
+// call, so that two processes deleting the same rows can't both get them.
+const markDeleted = `UPDATE files SET is_deleted = 1, blob_purged = 0, updated_at = ?`
+
+// DeleteFile implements store.Files.
+func (s *Store) DeleteFile(ctx context.Context, id string, now time.Time) (*store.File, error) {
+	f, err := scanFile(s.write.QueryRowContext(ctx, markDeleted+` WHERE id = ? AND is_deleted = 0
+		RETURNING `+fileColumns, micros(now), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete file: %w", err)
+	}
+	return f, nil
+}
+
+// DeleteCommandFiles implements store.Files.
+func (s *Store) DeleteCommandFiles(ctx context.Context, commandID string, now time.Time) ([]*store.File, error) {
+	if commandID == "" {
+		return nil, nil // files of no command are not a command's files
+	}
+	rows, err := s.write.QueryContext(ctx, markDeleted+` WHERE command_id = ? AND is_deleted = 0
+		RETURNING `+fileColumns, micros(now), commandID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete command files: %w", err)
+	}
+	return collectFiles(rows, "delete command files")
+}
+
+// DeleteFilesCreatedBefore implements store.Files.
+func (s *Store) DeleteFilesCreatedBefore(ctx context.Context, cutoff, now time.Time, limit int) ([]*store.File, error) {
+	rows, err := s.write.QueryContext(ctx, markDeleted+` WHERE id IN (
+			SELECT id FROM files WHERE is_deleted = 0 AND created_at < ? ORDER BY created_at, id LIMIT ?)
+		RETURNING `+fileColumns, micros(now), micros(cutoff), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete expired files: %w", err)
+	}
+	return collectFiles(rows, "delete expired files")
+}
+
+// UnpurgedFiles implements store.Files.
+func (s *Store) UnpurgedFiles(ctx context.Context, before time.Time, limit int) ([]*store.File, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE is_deleted = 1 AND blob_purged = 0 AND updated_at <= ? ORDER BY updated_at, id LIMIT ?`,
+		micros(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unpurged files: %w", err)
+	}
+	return collectFiles(rows, "unpurged files")
+}
+
+// MarkPurged implements store.Files.
+func (s *Store) MarkPurged(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	_, err := s.write.ExecContext(ctx, `UPDATE files SET blob_purged = 1 WHERE is_deleted = 1 AND id IN (`+marks+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: mark files purged: %w", err)
+	}
+	return nil
+}
+
+func collectFiles(rows *sql.Rows, what string) ([]*store.File, error) {
 	defer rows.Close()
 	var out []*store.File
 	for rows.Next() {
 		f, err := scanFile(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: command files: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		out = append(out, f)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
 }

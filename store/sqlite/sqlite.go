@@ -83,7 +83,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	if err := migrate(ctx, w, migrations); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -110,11 +110,16 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
-// migrate applies the embedded migrations newer than the file's
+// migrate applies the migrations in fsys newer than the file's
 // user_version, in one IMMEDIATE transaction, so processes starting at the
-// same time apply each migration exactly once.
-func migrate(ctx context.Context, db *sql.DB) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// same time apply each migration exactly once. Files apply in the order of
+// their number prefix and user_version becomes the last number applied;
+// numbers need not be contiguous (0003 may land before 0002 is written),
+// but a migration numbered below a database's user_version is never
+// applied to it, so a new number must be higher than every number any
+// released database has seen.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
@@ -137,7 +142,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if n <= version {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests()},
 		{"Webhooks", webhookTests()},
 		{"AccountCap", accountCapTests()},
+		{"Files", fileTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -74,10 +74,8 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
 	if len(request) == 0 {
 		request = []byte("{}")
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO commands
-		(id, account_id, command_type, status, request, spec, outputs, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs, micros(c.CreatedAt), micros(c.UpdatedAt))
+	err = s.inserts.insert(ctx, []any{c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs,
+		micros(c.CreatedAt), micros(c.UpdatedAt)})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: command %s exists: %w", c.ID, store.ErrConflict)
 	}

@@ -60,6 +60,8 @@ type Store struct {
 	// read has several connections; in WAL mode readers never block the
 	// writer nor each other.
 	read *sql.DB
+	// inserts group new commands into shared commits (see groupcommit.go).
+	inserts *commandInserter
 }
 
 var _ store.Store = (*Store)(nil)
@@ -96,7 +98,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return &Store{write: w, read: r}, nil
+	return &Store{write: w, read: r, inserts: newCommandInserter(w)}, nil
 }
 
 // escapePath keeps a '?' or '#' in a file name from being read as the start
@@ -107,6 +109,7 @@ func escapePath(p string) string {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.inserts.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

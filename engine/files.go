@@ -172,9 +172,7 @@ func (e *Engine) finishFile(f *store.File, r store.FileResult, log *slog.Logger)
 	err := e.cfg.Store.FinishFile(ctx, f.ID, r)
 	if errors.Is(err, store.ErrConflict) && r.Status == store.FileStored {
 		log.Info("file deleted while it was fetched; deleting its bytes")
-		if err := e.cfg.Storage.Delete(ctx, f.BlobKey); err != nil {
-			log.Warn("could not delete the bytes of a file deleted while fetched", "key", f.BlobKey, "err", err)
-		}
+		e.deleteBytes(f.BlobKey, log)
 		return
 	}
 	if err != nil && !errors.Is(err, store.ErrConflict) {
@@ -308,31 +306,50 @@ func (e *Engine) UploadFile(ctx context.Context, accountID, name string, r io.Re
 		AccountID: accountID,
 		FileName:  name,
 		BlobKey:   fileBlobKey(id, name),
+		Status:    store.FileProcessing,
 		CreatedAt: now,
+		UpdatedAt: now,
 	}
 	log := e.log.With("file_id", id, "account", accountID)
-	res := e.storeFileBytes(ctx, f, local, log)
-	// Past this point an error leaves bytes nobody will record: delete them.
-	discard := func() {
-		cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.cfg.Storage.Delete(cleanup, f.BlobKey); err != nil {
-			log.Warn("could not delete the bytes of an upload that was not recorded", "key", f.BlobKey, "err", err)
-		}
-	}
-	if ctx.Err() != nil {
-		discard()
-		return nil, ctx.Err()
-	}
-	f.Status, f.SizeBytes, f.Info = res.Status, n, res.Info
-	f.ErrorStatus, f.ErrorMessage = res.ErrorStatus, res.ErrorMessage
-	f.UpdatedAt = e.cfg.Now()
+	// The record comes first, PROCESSING: bytes are never in the bucket
+	// without a record that leads to them. If this process dies before
+	// the result is recorded, the file sweep fails the record and deletes
+	// whatever bytes were stored.
 	if err := e.cfg.Store.CreateFile(ctx, f); err != nil {
-		discard()
 		return nil, fmt.Errorf("engine: record file: %w", err)
 	}
-	log.Info("file uploaded", "status", f.Status, "bytes", n)
-	return f, nil
+	res := e.storeFileBytes(ctx, f, local, log)
+	if ctx.Err() != nil && res.Status == store.FileStored {
+		// The client went away: don't keep what it won't learn the id of.
+		res = e.fileFailure(log, ctx.Err())
+		e.deleteBytes(f.BlobKey, log)
+	}
+	res.SizeBytes = n
+	e.finishFile(f, res, log)
+	got, err := e.cfg.Store.GetFile(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return nil, fmt.Errorf("engine: read back file: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	log.Info("file uploaded", "status", got.Status, "bytes", n)
+	return got, nil
+}
+
+// deleteBytes deletes a blob that no record will lead to, retrying a few
+// times: a failure here leaves bytes nothing else would delete.
+func (e *Engine) deleteBytes(key string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = e.cfg.Storage.Delete(ctx, key); err == nil {
+			return
+		}
+		sleepCtx(ctx, time.Duration(attempt)*time.Second)
+	}
+	log.Error("could not delete bytes that no record leads to", "key", key, "err", err)
 }
 
 // DeleteFile deletes one of the account's files: its bytes leave the

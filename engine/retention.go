@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/openrender/openrender/storage"
 	"github.com/openrender/openrender/store"
 )
 
@@ -68,13 +70,19 @@ func (e *Engine) SweepFiles(ctx context.Context) (SweepStats, error) {
 			break
 		}
 	}
-	n, err := e.cfg.Store.FailStaleFiles(ctx, now.Add(-e.maxFetchDuration()), store.FileResult{
+	failed, err := e.cfg.Store.FailStaleFiles(ctx, now.Add(-e.maxFetchDuration()), store.FileResult{
 		Status:       store.FileFailed,
 		ErrorStatus:  ErrorInternal,
 		ErrorMessage: "the server fetching the file stopped before it was stored; store it again",
 		Now:          now,
 	})
-	st.FailedStale = n
+	st.FailedStale = len(failed)
+	// The dead process may have stored bytes before it could record them.
+	for _, f := range failed {
+		if derr := e.cfg.Storage.Delete(ctx, f.BlobKey); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+			e.log.Warn("could not delete the bytes of a file whose fetch died", "file_id", f.ID, "key", f.BlobKey, "err", derr)
+		}
+	}
 	return st, err
 }
 

@@ -524,3 +524,43 @@ func TestListFilesPaging(t *testing.T) {
 	code = s.call(t, "GET", "/api/v1/files?offset=-1", s.Key, nil, &body)
 	checkFieldError(t, "bad offset", code, body, "query", "offset")
 }
+
+// The same server answers to several names; a link with its host spelled
+// another way is still this engine's link, so another account can't have
+// it downloaded as a foreign URL (private URLs allowed here, as with
+// --allow-private-urls, which made that download possible).
+func TestAnotherAccountsLinkUnderAnotherHostName(t *testing.T) {
+	clip := testutil.MakeClip(t, mediaDir, "in.mp4", testutil.Clip{Seconds: 1, Size: "64x48", Audio: true})
+	data, _ := os.ReadFile(clip)
+	s := newServer(t, testutil.EnvOptions{})
+	_, r := s.uploadBytes(t, s.Key, "in.mp4", data)
+	link := s.pollFile(t, s.Key, r["file_id"].(string))["storage_url"].(string)
+	other := s.otherKey(t)
+	for _, alias := range []string{
+		strings.Replace(link, "127.0.0.1", "localhost", 1),
+		strings.Replace(link, "127.0.0.1", "LOCALHOST.", 1),
+	} {
+		var sub map[string]any
+		if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", other, map[string]any{
+			"input_files":    map[string]any{"in_video": alias},
+			"output_files":   map[string]any{"out_a": "a.mp3"},
+			"ffmpeg_command": "-i {{in_video}} -vn -c:a libmp3lame {{out_a}}",
+		}, &sub); code != 200 {
+			t.Fatalf("submit %s: %d %v", alias, code, sub)
+		}
+		var got map[string]any
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			got = nil
+			s.call(t, "GET", "/api/v1/commands/"+sub["command_id"].(string), other, nil, &got)
+			if got["status"] == "FAILED" || got["status"] == "SUCCESS" {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		msg, _ := got["error_message"].(string)
+		if got["status"] != "FAILED" || got["error_status"] != "UNREACHABLE_INPUT_FILE" || !strings.Contains(msg, "no stored file of your account") {
+			t.Errorf("another account's link as %s: %v %v %v", alias, got["status"], got["error_status"], msg)
+		}
+	}
+}

@@ -318,8 +318,9 @@ type Files interface {
 	FinishFile(ctx context.Context, id string, r FileResult) error
 	// FailStaleFiles finishes, as r says (r.Status FileFailed), every live
 	// PROCESSING file last updated before cutoff: their fetch died with its
-	// process. It returns how many it failed.
-	FailStaleFiles(ctx context.Context, cutoff time.Time, r FileResult) (int, error)
+	// process. It returns the files it failed, so that the caller deletes
+	// any bytes the dead process stored for them.
+	FailStaleFiles(ctx context.Context, cutoff time.Time, r FileResult) ([]*File, error)
 
 	// DeleteFile marks a file deleted and returns it (IsDeleted set).
 	// ErrNotFound if there is no such file or it is already deleted.

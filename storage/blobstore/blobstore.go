@@ -44,9 +44,13 @@ type Bucket struct {
 	opts   Options
 
 	// cloudPrefix is where this cloud bucket's presigned URLs point, for
-	// ResolveLink; learnt once by signing a probe key.
-	cloudPrefixOnce sync.Once
-	cloudPrefix     *url.URL
+	// ResolveLink; learned by signing a probe key. A failed probe (the
+	// credentials service slow at start-up, say) is retried a minute
+	// later, never remembered: without the prefix, the engine's own links
+	// would be fetched over HTTP instead of read and authorised by account.
+	cloudMu      sync.Mutex
+	cloudPrefix  *url.URL
+	cloudProbeAt time.Time
 }
 
 var (

@@ -36,9 +36,25 @@ func TestResolveLocalLinks(t *testing.T) {
 	if _, ok, err := b.ResolveLink(forged); !ok || !errors.Is(err, storage.ErrBadSignature) {
 		t.Errorf("ResolveLink(signed with another key) = %v, %v; want ours, ErrBadSignature", ok, err)
 	}
-	for _, foreign := range []string{
-		strings.Replace(link, "render.example", "other.example", 1),
+	// A link this bucket signed is its own however the host is spelled:
+	// otherwise another account could have it downloaded as a foreign URL
+	// and skip the account check.
+	for _, alias := range []string{
+		strings.Replace(link, "render.example", "RENDER.example.", 1),
+		strings.Replace(link, "render.example", "render.example:443", 1),
+		strings.Replace(link, "render.example", "127.0.0.1", 1),
 		strings.Replace(link, "https://", "http://", 1),
+	} {
+		if got, ok, err := b.ResolveLink(alias); !ok || err != nil || got != key {
+			t.Errorf("ResolveLink(%q) = %q, %v, %v; want %q, ours, valid", alias, got, ok, err, key)
+		}
+	}
+	// A bad signature is ours only on our own origin, however spelled.
+	if _, ok, err := b.ResolveLink(strings.Replace(forged, "render.example", "Render.Example:443", 1)); !ok || !errors.Is(err, storage.ErrBadSignature) {
+		t.Errorf("forged link on our origin spelled differently: %v, %v; want ours, ErrBadSignature", ok, err)
+	}
+	for _, foreign := range []string{
+		strings.Replace(forged, "render.example", "other.example", 1),
 		strings.Replace(link, "/api/storage/", "/storage/", 1),
 		"https://render.example/api/commands",
 		"not a url \x00",

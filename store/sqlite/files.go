@@ -133,18 +133,17 @@ func (s *Store) FinishFile(ctx context.Context, id string, r store.FileResult) e
 }
 
 // FailStaleFiles implements store.Files.
-func (s *Store) FailStaleFiles(ctx context.Context, cutoff time.Time, r store.FileResult) (int, error) {
+func (s *Store) FailStaleFiles(ctx context.Context, cutoff time.Time, r store.FileResult) ([]*store.File, error) {
 	if r.Status != store.FileFailed {
-		return 0, fmt.Errorf("sqlite: fail stale files with status %q", r.Status)
+		return nil, fmt.Errorf("sqlite: fail stale files with status %q", r.Status)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE files SET status = 'FAILED', error_status = ?, error_message = ?, updated_at = ?
-		WHERE status = 'PROCESSING' AND is_deleted = 0 AND updated_at < ?`,
+	rows, err := s.write.QueryContext(ctx, `UPDATE files SET status = 'FAILED', error_status = ?, error_message = ?, updated_at = ?
+		WHERE status = 'PROCESSING' AND is_deleted = 0 AND updated_at < ? RETURNING `+fileColumns,
 		r.ErrorStatus, r.ErrorMessage, micros(r.Now), micros(cutoff))
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: fail stale files: %w", err)
+		return nil, fmt.Errorf("sqlite: fail stale files: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return collectFiles(rows, "fail stale files")
 }
 
 // markDeleted is the SET clause of every delete: one conditional UPDATE per

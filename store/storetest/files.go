@@ -375,9 +375,9 @@ func testFailStaleFiles(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	r := store.FileResult{Status: store.FileFailed, ErrorStatus: "INTERNAL_ERROR", ErrorMessage: "lost", Now: at(20)}
-	n, err := s.FailStaleFiles(t.Context(), at(10), r)
-	if err != nil || n != 1 {
-		t.Fatalf("FailStaleFiles = %d, %v; want 1, nil", n, err)
+	failed, err := s.FailStaleFiles(t.Context(), at(10), r)
+	if err != nil || len(failed) != 1 || failed[0].ID != stale.ID || failed[0].BlobKey != stale.BlobKey {
+		t.Fatalf("FailStaleFiles = %v, %v; want the stale file, nil", failed, err)
 	}
 	want := cloneFile(stale)
 	want.Status, want.ErrorStatus, want.ErrorMessage, want.UpdatedAt = store.FileFailed, "INTERNAL_ERROR", "lost", at(20)

@@ -236,7 +236,11 @@ var hlsAttributeURI = regexp.MustCompile(`(?i)(?:^|[:,])\s*URI\s*=\s*(?:"([^"]*)
 // every URI attribute of a tag.
 func hlsReferences(data []byte) []string {
 	var refs []string
-	for _, line := range strings.Split(string(data), "\n") {
+	// ffmpeg ends a playlist line at '\n', '\r' or NUL (ff_get_chomp_line),
+	// so must we: splitting on '\n' alone let "#EXTINF:1,\r/abs/path" hide
+	// a segment line inside a comment.
+	lines := strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' || r == 0 })
+	for _, line := range lines {
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "":

@@ -45,6 +45,12 @@ func TestCheckReferences(t *testing.T) {
 			"a0/index.m3u8": mediaPlaylistHead + "#EXTINF:2,\nseg.aac\n"}, ""},
 		{"absolute segment", map[string]string{
 			"probe": mediaPlaylistHead + "#EXTINF:2.0,\n/srv/work/other-job/out.ts\n"}, "outside its directory"},
+		{"segment hidden after a carriage return", map[string]string{
+			"probe": mediaPlaylistHead + "#EXTINF:2.0,\r/srv/work/other-job/out/secret.mp4\n"}, "outside its directory"},
+		{"segment hidden after a NUL", map[string]string{
+			"probe": mediaPlaylistHead + "#EXTINF:2.0,\x00../../other-job/out/secret.mp4\n"}, "outside its directory"},
+		{"old Mac line ends", map[string]string{
+			"probe": strings.ReplaceAll(mediaPlaylistHead, "\n", "\r") + "#EXTINF:2.0,\r/etc/secret.ts\r"}, "outside its directory"},
 		{"parent segment", map[string]string{
 			"probe": mediaPlaylistHead + "#EXTINF:2.0,\nsub/../../secret.ts\n"}, "outside its directory"},
 		{"protocol segment", map[string]string{

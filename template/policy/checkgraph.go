@@ -192,12 +192,14 @@ func (c *checker) argProblem(filter string, rule filterRule, opt, shownOpt, valu
 				return fmt.Sprintf("size=%s of generated source %s %s", shown(value), filter, why)
 			}
 		case "rate":
-			if rateAbove(value, MaxFrameRate) {
-				return fmt.Sprintf("rate=%s of generated source %s is more than %d frames per second", shown(value), filter, MaxFrameRate)
+			// A plain rate only: ffmpeg evaluates expressions here, and
+			// "1000000*1" would slip past a bound on numbers.
+			if why := frameRate(value); why != "" {
+				return fmt.Sprintf("rate=%s of generated source %s %s", shown(value), filter, why)
 			}
 		case "sample_rate":
-			if numberAbove(value, MaxSampleRate) {
-				return fmt.Sprintf("sample_rate=%s of generated source %s is more than %d", shown(value), filter, MaxSampleRate)
+			if !wholeNumberIn(value, 1, MaxSampleRate) {
+				return fmt.Sprintf("sample_rate=%s of generated source %s must be a whole number from 1 to %d", shown(value), filter, MaxSampleRate)
 			}
 		}
 	}

@@ -56,6 +56,12 @@ var allowedFilters = map[string]filterRule{
 		aliases:   map[string]string{"r": "timecode_rate", "rate": "timecode_rate"},
 		readsFile: []string{"fontfile", "textfile"},
 	},
+	// Writes a Graphviz file of its colour tree wherever debug_kdtree says.
+	"paletteuse": {
+		positional: []string{"dither", "bayer_scale", "diff_mode", "new", "alpha_threshold", "use_alpha",
+			"debug_kdtree", "color_search", "mean_err", "debug_accuracy"},
+		refused: map[string]string{"debug_kdtree": "writes a debug file to a path of its own"},
+	},
 	"lut3d": {
 		positional: []string{"file", "clut", "interp"},
 		readsFile:  []string{"file"},
@@ -132,7 +138,7 @@ var plainFilters = []string{
 	"mpdecimate", "setfield", "setparams", "setrange", "copy", "null", "split", "concat", "overlay",
 	"hstack", "vstack", "xstack", "blend", "xfade", "fade", "interleave", "alphamerge", "alphaextract",
 	"premultiply", "unpremultiply", "shuffleframes", "swapuv", "extractplanes", "mergeplanes", "palettegen",
-	"paletteuse", "zoompan", "minterpolate", "deflicker", "fillborders", "stereo3d", "lenscorrection",
+	"zoompan", "minterpolate", "deflicker", "fillborders", "stereo3d", "lenscorrection",
 	"perspective", "crossfeed", "showinfo", "blackdetect", "blackframe", "freezedetect", "scdet", "signalstats",
 	"sidedata", "framepack", "separatefields", "weave", "telecine", "pullup", "fieldmatch", "random",
 	"haldclut", "vignette",

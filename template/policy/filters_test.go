@@ -156,5 +156,35 @@ func TestAllowedFiltersDeclareTheirFileOptions(t *testing.T) {
 			}
 			t.Errorf("filter %s has option %s (%s): check it (readsFile, writesFile, refused) or add it to reviewedOptions", name, opt, canonical)
 		}
+		// Names alone miss some (paletteuse's debug_kdtree writes a
+		// Graphviz file): every string option whose help mentions a file
+		// or a path must be declared too.
+		for _, m := range stringOptionHelp.FindAllStringSubmatch(help, -1) {
+			opt, desc := m[1], m[2]
+			if !fileLikeHelp.MatchString(desc) {
+				continue
+			}
+			canonical := opt
+			if c, ok := aliasOf[opt]; ok && c != "" {
+				canonical = c
+			}
+			if contains(rule.readsFile, canonical) || contains(rule.writesFile, canonical) {
+				continue
+			}
+			if _, ok := rule.refused[canonical]; ok {
+				continue
+			}
+			if _, ok := reviewedOptions[name+" "+opt]; ok {
+				continue
+			}
+			t.Errorf("filter %s has string option %s whose help says %q: check it (readsFile, writesFile, refused) or add it to reviewedOptions", name, opt, desc)
+		}
 	}
 }
+
+// stringOptionHelp matches a string-typed option line of ffmpeg's help:
+// its name and its description.
+var stringOptionHelp = regexp.MustCompile(`(?m)^\s+(\S+)\s+<string>\s+\S+\s+(.*)$`)
+
+// fileLikeHelp is what a description says when the option names a file.
+var fileLikeHelp = regexp.MustCompile(`(?i)\b(file|files|filename|path|directory|folder|graphviz|save|dump|load|url)\b`)

@@ -32,6 +32,8 @@ var (
 	ErrUnauthorized = errors.New("engine: unauthorized")
 	// ErrStopped: the engine is shutting down.
 	ErrStopped = errors.New("engine: stopped")
+	// ErrCommandRunning: the request needs a finished command.
+	ErrCommandRunning = errors.New("engine: the command has not finished")
 )
 
 // ValidationError lists every problem found in a submitted request. The

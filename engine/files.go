@@ -381,6 +381,11 @@ func (e *Engine) DeleteCommandFiles(ctx context.Context, accountID, commandID st
 	if err != nil {
 		return 0, err
 	}
+	if !c.Status.Final() {
+		// Its outputs are not recorded yet: deleting now would delete
+		// nothing and leave the outputs it is about to store.
+		return 0, ErrCommandRunning
+	}
 	files, err := e.cfg.Store.DeleteCommandFiles(ctx, commandID, e.cfg.Now())
 	if err != nil {
 		return 0, err

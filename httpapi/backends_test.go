@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/openrender/openrender/internal/testutil"
 	"github.com/openrender/openrender/media"
 	"github.com/openrender/openrender/storage"
+	"github.com/openrender/openrender/storage/blobstore"
 )
 
 // fakeS3 serves an in-memory S3 on 127.0.0.1 until the test ends and
@@ -147,4 +149,29 @@ func blobKeyOf(t *testing.T, link string) string {
 		t.Fatalf("no key in %s", link)
 	}
 	return link[i:j]
+}
+
+// S3 refuses presigned URLs that live longer than 7 days, so a longer
+// configured lifetime is shortened to that rather than making every link
+// unusable.
+func TestPresignedLinksLiveAtMostSevenDays(t *testing.T) {
+	ctx := context.Background()
+	b, err := blobstore.Open(ctx, fakeS3(t), blobstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for ttl, want := range map[time.Duration]string{
+		time.Hour:           "3600",
+		30 * 24 * time.Hour: "604800",
+	} {
+		link, err := b.URL(ctx, "files/x/1/a.mp4", ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(link)
+		if got := u.Query().Get("X-Amz-Expires"); got != want {
+			t.Errorf("ttl %v: X-Amz-Expires = %q, want %s (%s)", ttl, got, want, link)
+		}
+	}
 }

@@ -178,6 +178,10 @@ func (h *handler) deleteCommandFiles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "No command with that id exists in your account.", nil)
 		return
 	}
+	if errors.Is(err, engine.ErrCommandRunning) {
+		writeError(w, http.StatusConflict, api.CodeConflict, "The command has not finished; its output files can be deleted once it is SUCCESS or FAILED.", nil)
+		return
+	}
 	if err != nil {
 		h.internalError(w, r, err)
 		return

@@ -564,3 +564,21 @@ func TestAnotherAccountsLinkUnderAnotherHostName(t *testing.T) {
 		}
 	}
 }
+
+// A command that has not finished has no recorded outputs yet: deleting
+// them is refused (409), not answered "0 deleted" and then forgotten.
+func TestDeleteFilesOfAnUnfinishedCommand(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true}) // nothing runs: it stays QUEUED
+	var r map[string]any
+	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, map[string]any{
+		"input_files":    map[string]any{"in_video": "http://127.0.0.1:9/in.mp4"},
+		"output_files":   map[string]any{"out_a": "a.mp3"},
+		"ffmpeg_command": "-i {{in_video}} -vn {{out_a}}",
+	}, &r); code != 200 {
+		t.Fatalf("submit: %d %v", code, r)
+	}
+	var e map[string]any
+	if code := s.call(t, "DELETE", "/api/v1/commands/"+r["command_id"].(string)+"/files", s.Key, nil, &e); code != 409 || e["error"] != "CONFLICT" {
+		t.Fatalf("DELETE files of a QUEUED command: %d %v, want 409 CONFLICT", code, e)
+	}
+}

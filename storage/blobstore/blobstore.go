@@ -158,12 +158,20 @@ func (b *Bucket) URL(ctx context.Context, key string, ttl time.Duration) (string
 	if b.local {
 		return b.opts.PublicURL + b.opts.Signer.Sign(key, time.Now().Add(ttl)), nil
 	}
+	// S3 and GCS refuse V4 presigned URLs that live longer than 7 days:
+	// a longer configured lifetime would make every link unusable.
+	ttl = min(ttl, MaxPresignedTTL)
 	u, err := b.bucket.SignedURL(ctx, key, &blob.SignedURLOptions{Expiry: ttl})
 	if err != nil {
 		return "", fmt.Errorf("storage: sign URL for %s: %w", key, err)
 	}
 	return u, nil
 }
+
+// MaxPresignedTTL is the longest lifetime a cloud bucket's presigned URL
+// may have (the limit of S3 and GCS V4 signatures); longer requests are
+// shortened to it.
+const MaxPresignedTTL = 7 * 24 * time.Hour
 
 // Local reports whether links to this bucket are served by the engine.
 func (b *Bucket) Local() bool { return b.local }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Group commit for new commands. Every commit is synced to disk
@@ -30,10 +31,11 @@ type insertRequest struct {
 }
 
 type commandInserter struct {
-	db       *sql.DB
-	requests chan *insertRequest
-	stop     chan struct{}
-	stopped  chan struct{}
+	db        *sql.DB
+	requests  chan *insertRequest
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
 }
 
 func newCommandInserter(db *sql.DB) *commandInserter {
@@ -144,7 +146,8 @@ func (ci *commandInserter) drain() {
 	}
 }
 
+// close stops the inserter; closing twice (a store closed twice) is harmless.
 func (ci *commandInserter) close() {
-	close(ci.stop)
+	ci.closeOnce.Do(func() { close(ci.stop) })
 	<-ci.stopped
 }

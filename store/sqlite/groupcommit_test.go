@@ -109,3 +109,13 @@ func TestCreateDuringCloseNeverHangs(t *testing.T) {
 		t.Fatal("CreateCommand calls hang after Close")
 	}
 }
+
+// Closing a store twice is harmless, as database/sql's Close is.
+func TestCloseTwice(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+}

@@ -68,7 +68,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:         cfg,
 		programsErr: programsErr,
-		prober:      &media.Prober{FFprobePath: cfg.FFprobePath},
+		prober:      newProber(cfg), // ffprobe sandboxed like ffmpeg: see newProber
 		log:         cfg.Logger.With("node", cfg.NodeID),
 		client: fetch.NewClient(fetch.Options{
 			AllowPrivate: cfg.AllowPrivateURLs,

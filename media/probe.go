@@ -53,6 +53,11 @@ type Prober struct {
 	FFprobePath string
 	// Timeout bounds each probe; zero means 30 seconds.
 	Timeout time.Duration
+	// Runner runs ffprobe; nil means ExecFFprobe, a plain child process.
+	// ffprobe parses untrusted files (and follows playlists), so an
+	// embedder that sandboxes ffmpeg should run ffprobe the same way. The
+	// native MP4 reader does not use it.
+	Runner FFprobeRunner
 
 	// ffprobeOnly turns off the native MP4 reader (tests and benchmarks
 	// compare the two paths).
@@ -117,54 +122,58 @@ func (p *Prober) Probe(ctx context.Context, path string) (Info, error) {
 	// option or another protocol, and the relative name keeps the engine's
 	// work directory out of everything ffprobe prints.
 	input := "file:" + name
-	cmd := exec.CommandContext(probeCtx, binary,
-		"-v", "error",
-		// Only local files: a playlist must not make ffprobe fetch URLs or read
-		// through other protocols (SSRF, local file disclosure).
-		"-protocol_whitelist", "file,crypto",
-		"-print_format", "json",
-		"-show_format", "-show_streams",
-		input,
-	)
-	cmd.Dir = dir
-	cmd.Env = probeEnv
-	cmd.Stdin = nil
-	stdout := &cappedBuffer{limit: maxStdoutBytes}
-	stderr := &tailBuffer{limit: maxStderrBytes}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.WaitDelay = waitDelay
-
-	runErr := cmd.Run()
+	runner := p.Runner
+	if runner == nil {
+		runner = ExecFFprobe{}
+	}
+	res, runErr := runner.RunFFprobe(probeCtx, FFprobeCommand{
+		Path: binary,
+		Args: []string{
+			"-v", "error",
+			// Only local files: a playlist must not make ffprobe fetch URLs or
+			// read through other protocols (SSRF, local file disclosure).
+			"-protocol_whitelist", "file,crypto",
+			"-print_format", "json",
+			"-show_format", "-show_streams",
+			input,
+		},
+		Dir:            dir,
+		Env:            probeEnv,
+		MaxStdoutBytes: maxStdoutBytes,
+		MaxStderrBytes: maxStderrBytes,
+	})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return Info{}, fmt.Errorf("media: probe %q: %w", name, ctxErr)
 	}
 	if probeCtx.Err() != nil {
 		return Info{}, fmt.Errorf("media: probe %q: ffprobe ran past %s: %w", name, timeout, context.DeadlineExceeded)
 	}
-	reason := ffprobeReason(stderr.String(), dir, name, input)
 	if runErr != nil {
-		var exitErr *exec.ExitError
-		if !errors.As(runErr, &exitErr) {
-			return Info{}, fmt.Errorf("media: probe %q: run ffprobe: %w", name, runErr)
-		}
-		if !exitErr.Exited() {
-			return Info{}, fmt.Errorf("media: probe %q: ffprobe stopped (%s): %s", name, exitErr, reason)
+		return Info{}, fmt.Errorf("media: probe %q: run ffprobe: %w", name, runErr)
+	}
+	reason := ffprobeReason(string(res.StderrTail), dir, name, input)
+	if res.ExitCode != 0 {
+		if res.ExitCode < 0 || res.Signal != 0 {
+			how := "killed by a signal"
+			if res.Signal != 0 {
+				how = "signal: " + res.Signal.String()
+			}
+			return Info{}, fmt.Errorf("media: probe %q: ffprobe stopped (%s): %s", name, how, reason)
 		}
 		if isHostFailure(reason) {
 			return Info{}, fmt.Errorf("media: probe %q: ffprobe failed: %s", name, reason)
 		}
 		if reason == "" {
-			reason = fmt.Sprintf("ffprobe exited with status %d", exitErr.ExitCode())
+			reason = fmt.Sprintf("ffprobe exited with status %d", res.ExitCode)
 		}
 		return Info{}, &notMediaError{name: name, reason: reason}
 	}
-	if stdout.overflowed {
+	if res.StdoutTruncated {
 		return Info{}, &notMediaError{name: name, reason: fmt.Sprintf("ffprobe output exceeds %d MiB", maxStdoutBytes>>20)}
 	}
 
 	var out ffprobeOutput
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+	if err := json.Unmarshal(res.Stdout, &out); err != nil {
 		return Info{}, fmt.Errorf("media: probe %q: unreadable ffprobe output: %w", name, err)
 	}
 	info, err := describe(&out, name)

@@ -9,8 +9,9 @@
 // engine create the others), in its own process group, with the whole
 // Spec in one environment variable. This package's init function sees that
 // variable before any other code of the program runs its main, sets the
-// rlimits, applies Landlock (which also sets no_new_privs), and
-// syscall.Exec's the program. Exec replaces the helper, so the program is
+// rlimits, applies Landlock (which also sets no_new_privs), marks every
+// inherited fd above stderr close-on-exec, installs a seccomp filter that
+// refuses socket(2) and socketpair(2), and syscall.Exec's the program. Exec replaces the helper, so the program is
 // the direct child of the engine: no extra process sits in the command's
 // path, and killing the process group or the engine kills it.
 //
@@ -32,5 +33,8 @@
 // reading and writing the dirs in Spec.Writable, where it may create
 // regular files and directories but no symlinks, FIFOs, sockets or device
 // nodes. Nothing else of the filesystem; no network at all (an empty
-// network namespace, and Landlock's TCP rules where the kernel has them).
+// network namespace, and Landlock's TCP rules where the kernel has them);
+// no socket of any family, since a pathname Unix socket on the host is
+// reachable from any network namespace (see seccomp.go); no fd but 0, 1
+// and 2 from whoever started it.
 package sandbox

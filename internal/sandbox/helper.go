@@ -46,6 +46,14 @@ func runHelper(raw string) error {
 	if err := restrictFilesystem(&spec); err != nil {
 		return err
 	}
+	if err := closeInheritedFDs(); err != nil {
+		return err
+	}
+	// Last, so that nothing of the setup above needs a socket; the
+	// self-test below then runs under the filter, as the program will.
+	if err := denySockets(); err != nil {
+		return err
+	}
 	if spec.SelfTest != nil {
 		if err := spec.SelfTest.run(); err != nil {
 			return err
@@ -85,9 +93,31 @@ func setLimits(l Limits) error {
 	return nil
 }
 
-// run checks from inside that the sandbox holds: the file can't be opened
-// and the TCP port can't be reached.
+// run checks from inside that the sandbox holds: the file can't be opened,
+// the TCP port can't be reached and no socket can be created.
 func (t *selfTest) run() error {
+	if t.MustNotCreateSocket {
+		// AF_UNIX: the family that reaches the host's socket files
+		// despite the empty network namespace. EACCES is the seccomp
+		// filter's answer; any other outcome means it does not hold.
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+			return errors.New("self-test: a Unix socket could be created: the seccomp socket filter is not in force")
+		}
+		if !errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("self-test: creating a Unix socket failed with %v, not with the seccomp filter's EACCES", err)
+		}
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(pair[0])
+			unix.Close(pair[1])
+			return errors.New("self-test: a socket pair could be created: the seccomp socket filter is not in force")
+		}
+		if !errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("self-test: socketpair failed with %v, not with the seccomp filter's EACCES", err)
+		}
+	}
 	if t.MustNotRead != "" {
 		fd, err := unix.Open(t.MustNotRead, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err == nil {

@@ -18,8 +18,9 @@ const ProbeTimeout = 20 * time.Second
 // Probe checks that this host can sandbox program (ffmpeg) and returns the
 // mode to use: it runs "program -version" in the sandbox, in a scratch dir
 // under workDir, after the helper has checked from inside that a file
-// outside the sandbox can't be opened and a TCP listener on the host's
-// loopback can't be reached. User namespaces are tried first, then a bare
+// outside the sandbox can't be opened, a TCP listener on the host's
+// loopback can't be reached and no Unix socket can be created (the seccomp
+// filter holds). User namespaces are tried first, then a bare
 // network namespace. The error says what failed, for each mode.
 func Probe(ctx context.Context, program, workDir string) (Mode, error) {
 	if abi := LandlockABI(); abi < MinLandlockABI {
@@ -64,7 +65,7 @@ func Probe(ctx context.Context, program, workDir string) (Mode, error) {
 		Env:      []string{"PATH=/usr/bin:/bin", "HOME=" + jail},
 		Writable: []string{jail},
 		Limits:   Limits{CPUSeconds: 10, Processes: 64},
-		SelfTest: &selfTest{MustNotRead: secret, MustNotConnect: ln.Addr().String()},
+		SelfTest: &selfTest{MustNotRead: secret, MustNotConnect: ln.Addr().String(), MustNotCreateSocket: true},
 	}
 	var errs []error
 	for _, mode := range []Mode{ModeUserNamespace, ModeNetworkNamespace} {

@@ -61,6 +61,9 @@ type selfTest struct {
 	// MustNotConnect is a TCP "ip:port" on the host's loopback that the
 	// helper tries to connect to.
 	MustNotConnect string `json:"must_not_connect"`
+	// MustNotCreateSocket makes the helper check that socket(AF_UNIX)
+	// and socketpair fail with EACCES, i.e. that the seccomp filter holds.
+	MustNotCreateSocket bool `json:"must_not_create_socket"`
 }
 
 func (s *Spec) validate() error {

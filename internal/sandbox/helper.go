@@ -43,6 +43,11 @@ func runHelper(raw string) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
+	// Before Landlock, which hides /proc/sys where the last capability
+	// number is read.
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
 	if err := restrictFilesystem(&spec); err != nil {
 		return err
 	}

@@ -289,6 +289,19 @@ func sandboxChild(what string, args []string) int {
 		err = unix.Pipe2(p[:], unix.O_CLOEXEC)
 		fmt.Printf("pipe: %s\n", errString(err))
 		return 0
+	case "caps":
+		// The capability sets the program holds, from /proc/self/status.
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			fmt.Printf("error: %v\n", err)
+			return 1
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "Cap") {
+				fmt.Println(line)
+			}
+		}
+		return 0
 	case "fds":
 		// Every open fd and what it points to, read while the listing's
 		// own dir fd (shown as "self") is still open.
@@ -443,11 +456,25 @@ func TestSandboxClosesInheritedFDs(t *testing.T) {
 	defer f.Close()
 	// A listening socket is the worst thing to leak: the program could
 	// accept the host's clients, or a connected one, talk to its peer.
-	_, ln, _ := unixListener(t)
-	lf, err := ln.File()
+	// A bare socket fd, not a net.Listener: a listener's File() shares its
+	// file description, and an Accept goroutine on it could then block
+	// Close for good.
+	sockDir, err := os.MkdirTemp("", "orsock")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer os.RemoveAll(sockDir)
+	sfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(sfd, &unix.SockaddrUnix{Name: filepath.Join(sockDir, "l.sock")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(sfd, 1); err != nil {
+		t.Fatal(err)
+	}
+	lf := os.NewFile(uintptr(sfd), "listening socket")
 	defer lf.Close()
 
 	dir := filepath.Join(base, "run")
@@ -479,4 +506,39 @@ func TestSandboxClosesInheritedFDs(t *testing.T) {
 		t.Errorf("ffmpeg read the inherited fd 3: err=%v stdout=%q", rf.err, rf.stdout)
 	}
 	t.Logf("ffmpeg pipe:3: %s", lastLine(rf.stderr))
+}
+
+// The program holds no capability in either mode, even when the engine is
+// root: in the fallback mode (no user namespace) it would otherwise be
+// real root with every capability.
+func TestSandboxedProgramHoldsNoCapabilities(t *testing.T) {
+	modes := []Mode{probedMode(t)}
+	if os.Geteuid() == 0 && modes[0] != ModeNetworkNamespace {
+		modes = append(modes, ModeNetworkNamespace)
+	}
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			os.Mkdir(dir, 0o700)
+			r := runInWith(t, mode, dir, nil, testBinary(t), childArg, "caps")
+			if r.err != nil {
+				t.Fatalf("child: %v\nstdout: %s\nstderr: %s", r.err, r.stdout, r.stderr)
+			}
+			seen := 0
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				name, value, _ := strings.Cut(line, ":")
+				value = strings.TrimSpace(value)
+				switch name {
+				case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb":
+					seen++
+					if strings.Trim(value, "0") != "" {
+						t.Errorf("%s = %s inside the sandbox, want none", name, value)
+					}
+				}
+			}
+			if seen < 4 {
+				t.Fatalf("capability lines not found in:\n%s", r.stdout)
+			}
+		})
+	}
 }

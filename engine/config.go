@@ -270,24 +270,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StderrTailBytes <= 0 {
 		c.StderrTailBytes = DefaultStderrTailBytes
 	}
-	if c.WebhookSchedule == nil {
-		c.WebhookSchedule = notify.DefaultRetrySchedule
-	}
-	if len(c.WebhookSchedule) == 0 {
-		return c, errors.New("engine: Config.WebhookSchedule has no attempts")
-	}
-	if c.WebhookJitter == 0 {
-		c.WebhookJitter = notify.DefaultJitter
-	}
-	if c.WebhookTimeout <= 0 {
-		c.WebhookTimeout = notify.DefaultAttemptTimeout
-	}
-	if c.WebhookDisableAfter <= 0 {
-		c.WebhookDisableAfter = notify.DefaultDisableAfter
-	}
-	if c.WebhookSenders <= 0 {
-		c.WebhookSenders = notify.DefaultSenders
-	}
+	// The Webhook* fields are defaulted by notify.NewWebhookSender; New
+	// copies the values it settled on back, so Config reports them.
 	if c.NotifierTimeout <= 0 {
 		c.NotifierTimeout = DefaultNotifierTimeout
 	}

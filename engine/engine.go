@@ -81,6 +81,9 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	sc := e.webhooks.Config()
+	e.cfg.WebhookSchedule, e.cfg.WebhookJitter, e.cfg.WebhookTimeout = sc.Schedule, sc.Jitter, sc.AttemptTimeout
+	e.cfg.WebhookDisableAfter, e.cfg.WebhookSenders = sc.DisableAfter, sc.Senders
 	e.jobsCtx, e.cancelJobs = context.WithCancel(context.Background())
 	return e, nil
 }

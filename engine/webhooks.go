@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,7 +255,7 @@ func newWebhookSender(cfg Config, log *slog.Logger) (*notify.WebhookSender, erro
 		NoRedirects:  true,
 		UserAgent:    notify.UserAgent,
 		// Many events go to few receivers: keep their connections.
-		MaxIdleConnsPerHost: cfg.WebhookSenders,
+		MaxIdleConnsPerHost: cmp.Or(max(cfg.WebhookSenders, 0), notify.DefaultSenders),
 	})
 	s, err := notify.NewWebhookSender(notify.SenderConfig{
 		Store:          cfg.Store,

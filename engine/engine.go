@@ -148,8 +148,11 @@ func (e *Engine) Start(ctx context.Context) error {
 		go e.work(acceptCtx, runCtx)
 	}
 	e.sweeper.Add(2)
-	go e.sweepEvery(acceptCtx)
-	go e.sweepFilesEvery(acceptCtx)
+	go e.every(acceptCtx, e.cfg.SweepInterval, "recovery sweep", e.sweep)
+	go e.every(acceptCtx, e.cfg.FileSweepInterval, "file sweep", func(ctx context.Context) error {
+		_, err := e.SweepFiles(ctx)
+		return err
+	})
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	e.stopWebhooks = stopSending
 	e.sending.Add(1)
@@ -243,19 +246,21 @@ func (e *Engine) work(acceptCtx, runCtx context.Context) {
 	}
 }
 
-// sweepEvery re-queues what no queue will deliver: commands whose submitter
-// died before pushing them, and commands whose worker's lease expired.
-func (e *Engine) sweepEvery(ctx context.Context) {
+// every runs sweep every interval until ctx ends, logging its failures as
+// what. The engine's background sweeps all run this way: the recovery
+// sweep (commands no queue will deliver: their submitter died before
+// pushing them, or their worker's lease expired) and the file sweep.
+func (e *Engine) every(ctx context.Context, interval time.Duration, what string, sweep func(context.Context) error) {
 	defer e.sweeper.Done()
-	t := time.NewTicker(e.cfg.SweepInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.sweep(ctx); err != nil && ctx.Err() == nil {
-				e.log.Error("recovery sweep failed", "err", err)
+			if err := sweep(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error(what+" failed", "err", err)
 			}
 		}
 	}

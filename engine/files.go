@@ -114,18 +114,7 @@ func (e *Engine) StoreFile(ctx context.Context, accountID, fileURL string) (*sto
 	if u, err := url.Parse(fileURL); err == nil {
 		name = safeFileName(u.Path, "file")
 	}
-	id := newID()
-	now := e.cfg.Now()
-	f := &store.File{
-		ID:          id,
-		AccountID:   accountID,
-		FileName:    name,
-		BlobKey:     fileBlobKey(id, name),
-		Status:      store.FileProcessing,
-		OriginalURL: fileURL,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
+	f := e.newFileRecord(newID(), accountID, name, fileURL)
 	// Counted before it is recorded, under mu, so that Stop either waits
 	// for this fetch or refuses it before it starts.
 	e.mu.Lock()
@@ -182,6 +171,22 @@ func (e *Engine) finishFile(f *store.File, r store.FileResult, log *slog.Logger)
 	log.Info("file processed", "status", r.Status, "error_status", r.ErrorStatus)
 }
 
+// newFileRecord is a new PROCESSING file of the account, recorded before
+// its bytes are stored (originalURL is "" for an upload).
+func (e *Engine) newFileRecord(id, accountID, name, originalURL string) *store.File {
+	now := e.cfg.Now()
+	return &store.File{
+		ID:          id,
+		AccountID:   accountID,
+		FileName:    name,
+		BlobKey:     fileBlobKey(id, name),
+		Status:      store.FileProcessing,
+		OriginalURL: originalURL,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+}
+
 // fileFailure turns a fetch or store error into a FAILED result.
 func (e *Engine) fileFailure(log *slog.Logger, err error) store.FileResult {
 	var re *runError
@@ -216,17 +221,9 @@ func (e *Engine) storeFileBytes(ctx context.Context, f *store.File, local string
 	if err != nil {
 		return e.fileFailure(log, err)
 	}
-	var (
-		info     media.Info
-		probeErr error
-		probed   = make(chan struct{})
-	)
-	go func() {
-		defer close(probed)
-		info, probeErr = e.prober.Probe(ctx, local)
-	}()
-	upErr := e.putFile(ctx, local, f.BlobKey, fi.Size(), media.MimeType(f.FileName, ""))
-	<-probed
+	info, probeErr, upErr := e.probeWhile(ctx, local, func() error {
+		return e.putFile(ctx, local, f.BlobKey, fi.Size(), media.MimeType(f.FileName, ""))
+	})
 	if probeErr == nil && upErr == nil {
 		if info.MimeType == "" {
 			info.MimeType = media.MimeType(f.FileName, info.FileType)
@@ -300,16 +297,7 @@ func (e *Engine) UploadFile(ctx context.Context, accountID, name string, r io.Re
 	if n > e.cfg.MaxUploadBytes {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrUploadTooLarge, e.cfg.MaxUploadBytes)
 	}
-	now := e.cfg.Now()
-	f := &store.File{
-		ID:        id,
-		AccountID: accountID,
-		FileName:  name,
-		BlobKey:   fileBlobKey(id, name),
-		Status:    store.FileProcessing,
-		CreatedAt: now,
-		UpdatedAt: now,
-	}
+	f := e.newFileRecord(id, accountID, name, "")
 	log := e.log.With("file_id", id, "account", accountID)
 	// The record comes first, PROCESSING: bytes are never in the bucket
 	// without a record that leads to them. If this process dies before

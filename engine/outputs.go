@@ -78,19 +78,10 @@ func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef,
 		return nil, failf(ErrorOutputTooLarge, "output %s is %d bytes, over the %d-byte limit", out.Alias, fi.Size(), e.cfg.MaxOutputBytes)
 	}
 
-	// Probing and uploading both only read the file: do them at once.
-	var (
-		info     media.Info
-		probeErr error
-		probed   = make(chan struct{})
-	)
-	go func() {
-		defer close(probed)
-		info, probeErr = e.prober.Probe(ctx, path)
-	}()
 	key := blobKey(out.FileID, cmd.Attempts, out.FileName)
-	upErr := e.upload(ctx, c, f, key, fi.Size(), media.MimeType(out.FileName, ""))
-	<-probed
+	info, probeErr, upErr := e.probeWhile(ctx, path, func() error {
+		return e.upload(ctx, c, f, key, fi.Size(), media.MimeType(out.FileName, ""))
+	})
 	if upErr != nil {
 		return nil, upErr
 	}
@@ -207,4 +198,17 @@ func openOutput(dir, name string) (*os.File, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%w: it has %d hard links", errNotRegular, st.Nlink)
 	}
 	return f, fi, nil
+}
+
+// probeWhile reads the media facts of path while upload runs: both only
+// read the file, so a stored file costs the longer of the two, not their sum.
+func (e *Engine) probeWhile(ctx context.Context, path string, upload func() error) (info media.Info, probeErr, upErr error) {
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		info, probeErr = e.prober.Probe(ctx, path)
+	}()
+	upErr = upload()
+	<-probed
+	return info, probeErr, upErr
 }

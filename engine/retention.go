@@ -93,20 +93,3 @@ func (e *Engine) maxFetchDuration() time.Duration {
 	return downloadAttempts*(e.cfg.DownloadTimeout+2*time.Second) +
 		uploadAttempts*(uploadTimeout(e.cfg.MaxInputBytes)+3*time.Second) + 10*time.Minute
 }
-
-// sweepFilesEvery runs SweepFiles until ctx ends.
-func (e *Engine) sweepFilesEvery(ctx context.Context) {
-	defer e.sweeper.Done()
-	t := time.NewTicker(e.cfg.FileSweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := e.SweepFiles(ctx); err != nil && ctx.Err() == nil {
-				e.log.Error("file sweep failed", "err", err)
-			}
-		}
-	}
-}

@@ -24,15 +24,10 @@ func (h *handler) runCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd, err := h.eng.Submit(r.Context(), accountFrom(r.Context()).ID, sub)
-	var invalid *engine.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		writeValidation(w, invalid.Problems)
-	case err != nil:
-		h.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, api.CommandID{CommandID: cmd.ID})
+	if h.writeFailure(w, r, err) {
+		return
 	}
+	writeJSON(w, http.StatusOK, api.CommandID{CommandID: cmd.ID})
 }
 
 // POST /api/v1/validate-ffmpeg-command: the validation of run-ffmpeg-command
@@ -44,41 +39,28 @@ func (h *handler) validateCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := h.eng.Validate(sub)
-	var invalid *engine.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		writeValidation(w, invalid.Problems)
-	case err != nil:
-		h.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, api.Validation{Valid: true, FFmpegCommands: v.Argv})
+	if h.writeFailure(w, r, err) {
+		return
 	}
+	writeJSON(w, http.StatusOK, api.Validation{Valid: true, FFmpegCommands: v.Argv})
 }
 
 // readSubmitRequest reads a run-ffmpeg-command body, answering (and
 // returning ok false) when it is unreadable or a field has the wrong type.
 func (h *handler) readSubmitRequest(w http.ResponseWriter, r *http.Request) (engine.SubmitRequest, bool) {
-	body, ok := h.readBody(w, r)
+	obj, ok := h.readObject(w, r)
 	if !ok {
 		return engine.SubmitRequest{}, false
 	}
-	obj, ok := parseObject(w, body)
-	if !ok {
-		return engine.SubmitRequest{}, false
-	}
-	command, hasCommand := obj.string("ffmpeg_command")
 	sub := engine.SubmitRequest{
 		InputFiles:      obj.stringMap("input_files", "the input file's URL"),
 		OutputFiles:     obj.stringMap("output_files", "the output file's name"),
-		FFmpegCommand:   command,
+		FFmpegCommand:   obj.requiredString("ffmpeg_command", "ffmpeg_command is required"),
 		Metadata:        obj.anyMap("metadata"),
 		MaxRunSeconds:   obj.number("max_command_run_seconds"),
-		OriginalRequest: body,
+		OriginalRequest: obj.body,
 	}
 	sub.WebhookURL, _ = obj.string("webhook_url")
-	if !hasCommand && !obj.present("ffmpeg_command") {
-		obj.bad("ffmpeg_command", "ffmpeg_command is required")
-	}
 	if len(obj.problems) > 0 {
 		writeValidation(w, obj.problems)
 		return engine.SubmitRequest{}, false

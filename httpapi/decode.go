@@ -19,6 +19,7 @@ import (
 type jsonObject struct {
 	fields   map[string]json.RawMessage
 	problems template.Errors
+	body     []byte // the request body, as sent
 }
 
 // parseObject parses body as one JSON object. An unparseable body answers
@@ -122,4 +123,29 @@ func (o *jsonObject) number(name string) *float64 {
 		return nil
 	}
 	return &f
+}
+
+// readObject reads a size-capped JSON object body, answering (and
+// returning ok false) when it is too large, unreadable or not an object.
+// The raw bytes are kept in obj.body.
+func (h *handler) readObject(w http.ResponseWriter, r *http.Request) (obj *jsonObject, ok bool) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	obj, ok = parseObject(w, body)
+	if ok {
+		obj.body = body
+	}
+	return obj, ok
+}
+
+// requiredString reads a string field that must be present, naming it
+// with msg when it is absent or null.
+func (o *jsonObject) requiredString(name, msg string) string {
+	s, ok := o.string(name)
+	if !ok && !o.present(name) {
+		o.bad(name, msg)
+	}
+	return s
 }

@@ -29,32 +29,20 @@ func (h *handler) fileRoutes() {
 
 // POST /api/v1/files/store-file {"file_url"}
 func (h *handler) storeFile(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
+	obj, ok := h.readObject(w, r)
 	if !ok {
 		return
 	}
-	obj, ok := parseObject(w, body)
-	if !ok {
-		return
-	}
-	fileURL, has := obj.string("file_url")
-	if !has && !obj.present("file_url") {
-		obj.bad("file_url", "file_url is required: the URL of the file to store")
-	}
+	fileURL := obj.requiredString("file_url", "file_url is required: the URL of the file to store")
 	if len(obj.problems) > 0 {
 		writeValidation(w, obj.problems)
 		return
 	}
 	f, err := h.eng.StoreFile(r.Context(), accountFrom(r.Context()).ID, fileURL)
-	var invalid *engine.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		writeValidation(w, invalid.Problems)
-	case err != nil:
-		h.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, api.FileID{FileID: f.ID})
+	if h.writeFailure(w, r, err) {
+		return
 	}
+	writeJSON(w, http.StatusOK, api.FileID{FileID: f.ID})
 }
 
 // POST /api/v1/files/upload, multipart/form-data with the file in field

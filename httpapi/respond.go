@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/template"
 )
 
@@ -49,4 +51,20 @@ func writeValidation(w http.ResponseWriter, problems template.Errors) {
 		msg = problems[0].Msg + " (and " + strconv.Itoa(len(problems)-1) + " more problems; see detail)"
 	}
 	writeError(w, http.StatusUnprocessableEntity, api.CodeValidationError, msg, detail)
+}
+
+// writeFailure answers a failed engine call: 422 for a
+// *engine.ValidationError, 500 for anything else. It reports whether err
+// was a failure (and so answered).
+func (h *handler) writeFailure(w http.ResponseWriter, r *http.Request, err error) bool {
+	var invalid *engine.ValidationError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &invalid):
+		writeValidation(w, invalid.Problems)
+	default:
+		h.internalError(w, r, err)
+	}
+	return true
 }

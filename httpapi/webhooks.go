@@ -12,33 +12,21 @@ import (
 
 // PUT /api/v1/webhook-config
 func (h *handler) putWebhookConfig(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
+	obj, ok := h.readObject(w, r)
 	if !ok {
 		return
 	}
-	obj, ok := parseObject(w, body)
-	if !ok {
-		return
-	}
-	url, hasURL := obj.string("url")
+	url := obj.requiredString("url", "url is required")
 	secret, _ := obj.string("secret")
-	if !hasURL && !obj.present("url") {
-		obj.bad("url", "url is required")
-	}
 	if len(obj.problems) > 0 {
 		writeValidation(w, obj.problems)
 		return
 	}
 	cfg, err := h.eng.PutWebhookConfig(r.Context(), accountFrom(r.Context()).ID, url, secret)
-	var invalid *engine.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		writeValidation(w, invalid.Problems)
-	case err != nil:
-		h.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, api.WebhookConfigSaved{Success: true, URL: cfg.URL})
+	if h.writeFailure(w, r, err) {
+		return
 	}
+	writeJSON(w, http.StatusOK, api.WebhookConfigSaved{Success: true, URL: cfg.URL})
 }
 
 // GET /api/v1/webhook-config

@@ -2,17 +2,12 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/notify"
-	"github.com/openrender/openrender/storage"
-	"github.com/openrender/openrender/storage/blobstore"
-	"github.com/openrender/openrender/store"
 )
 
 // An embedding application hears about finished commands in-process with a
@@ -20,21 +15,8 @@ import (
 // webhook carries.
 func ExampleConfig_notifiers() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "openrender-example-")
-	defer os.RemoveAll(dir)
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "openrender.db"))
-	if err != nil {
-		panic(err)
-	}
-	defer st.Close()
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	signer, _ := storage.NewLinkSigner(secret)
-	bucket, err := blobstore.Open(ctx, "mem://", blobstore.Options{PublicURL: "https://render.example.com", Signer: signer})
-	if err != nil {
-		panic(err)
-	}
-	defer bucket.Close()
+	st, bucket, dir, cleanup := exampleDeps(ctx) // see ExampleEngine_Submit
+	defer cleanup()
 
 	finished := make(chan notify.Event, 1)
 	eng, err := engine.New(engine.Config{

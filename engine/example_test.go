@@ -19,22 +19,8 @@ import (
 // worker of this engine finishes it.
 func ExampleEngine_Submit() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "openrender-example-")
-	defer os.RemoveAll(dir)
-
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "openrender.db"))
-	if err != nil {
-		panic(err)
-	}
-	defer st.Close()
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	signer, _ := storage.NewLinkSigner(secret)
-	bucket, err := blobstore.Open(ctx, "mem://", blobstore.Options{PublicURL: "https://render.example.com", Signer: signer})
-	if err != nil {
-		panic(err)
-	}
-	defer bucket.Close()
+	st, bucket, dir, cleanup := exampleDeps(ctx)
+	defer cleanup()
 
 	eng, err := engine.New(engine.Config{Store: st, Storage: bucket, WorkDir: filepath.Join(dir, "work"), Workers: 1})
 	if err != nil {
@@ -60,4 +46,30 @@ func ExampleEngine_Submit() {
 	out := done.Files["out_audio"]
 	fmt.Println(done.Status, out.FileName, out.Info.FileType, *out.Info.SampleRate, *out.Info.Duration)
 	// Output: SUCCESS tone.wav audio 8000 1
+}
+
+// exampleDeps opens what an engine needs, as an embedding app would: a
+// SQLite state store and a bucket (mem:// here; file:// or s3:// in an app)
+// whose local links are signed with a random secret, in a fresh dir.
+func exampleDeps(ctx context.Context) (st store.Store, bucket *blobstore.Bucket, dir string, cleanup func()) {
+	dir, err := os.MkdirTemp("", "openrender-example-")
+	if err != nil {
+		panic(err)
+	}
+	st, err = store.Open(ctx, "sqlite://"+filepath.Join(dir, "openrender.db"))
+	if err != nil {
+		panic(err)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	signer, _ := storage.NewLinkSigner(secret)
+	bucket, err = blobstore.Open(ctx, "mem://", blobstore.Options{PublicURL: "https://render.example.com", Signer: signer})
+	if err != nil {
+		panic(err)
+	}
+	return st, bucket, dir, func() {
+		bucket.Close()
+		st.Close()
+		os.RemoveAll(dir)
+	}
 }

@@ -15,25 +15,6 @@ import (
 	"github.com/openrender/openrender/store"
 )
 
-// clock is an engine clock the test moves by hand: retention is tested by
-// passing time, not by waiting for it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func uploadClip(t *testing.T, env *testutil.Env, eng *engine.Engine) *store.File {
 	t.Helper()
 	f, err := os.Open(clip(t))
@@ -64,7 +45,7 @@ func checkGone(t *testing.T, env *testutil.Env, files ...*store.File) {
 // Files and command outputs older than Retention are deleted by the sweep;
 // younger ones stay.
 func TestRetentionDeletesOldFilesAndOutputs(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	env := testutil.NewEnv(t, testutil.EnvOptions{Config: engine.Config{Retention: time.Hour, Now: clk.Now}})
 	upload := uploadClip(t, env, env.Engine)
 	srv := testutil.ServeDir(t, filepath.Dir(clip(t)))
@@ -108,7 +89,7 @@ func TestRetentionDeletesOldFilesAndOutputs(t *testing.T) {
 // Several engine processes sweeping one store at once: each file is
 // deleted by exactly one of them, and all are gone.
 func TestRetentionSweepSeveralEngines(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	env := testutil.NewEnv(t, testutil.EnvOptions{NoStart: true, Config: engine.Config{Retention: time.Hour, Now: clk.Now}})
 	engines := []*engine.Engine{env.Engine}
 	for i := 0; i < 3; i++ {
@@ -152,7 +133,7 @@ func TestRetentionSweepSeveralEngines(t *testing.T) {
 // A deleter that died between marking a file deleted and deleting its
 // bytes leaves them for the sweep, which deletes them a minute later.
 func TestSweepFinishesInterruptedDeletes(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	env := testutil.NewEnv(t, testutil.EnvOptions{NoStart: true, Config: engine.Config{Now: clk.Now}})
 	f := uploadClip(t, env, env.Engine)
 	if _, err := env.Store.DeleteFile(context.Background(), f.ID, clk.Now()); err != nil { // the record only
@@ -175,7 +156,7 @@ func TestSweepFinishesInterruptedDeletes(t *testing.T) {
 // A store-file fetch whose process died stays PROCESSING only until the
 // sweep can be sure no live process is still on it.
 func TestSweepFailsDeadFetches(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	env := testutil.NewEnv(t, testutil.EnvOptions{NoStart: true, Config: engine.Config{Now: clk.Now}})
 	dead := &store.File{ID: "0190c6d2-0000-7000-8000-000000000001", AccountID: env.Account.ID, FileName: "x.mp4",
 		BlobKey: "files/0190c6d2-0000-7000-8000-000000000001/x.mp4", Status: store.FileProcessing,

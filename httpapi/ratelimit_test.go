@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,26 +16,8 @@ import (
 	"github.com/openrender/openrender/internal/testutil"
 )
 
-// fakeClock is a settable clock for the rate limiter.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
+	clock := testutil.NewClock(time.Now())
 	s := newServerWith(t, testutil.EnvOptions{NoStart: true}, httpapi.Config{RateLimitPerMinute: 6, RateLimitBurst: 2, Now: clock.Now})
 	otherKey := engine.NewAPIKey()
 	if _, err := engine.AddAPIKey(context.Background(), s.Store, "other", otherKey, time.Now()); err != nil {

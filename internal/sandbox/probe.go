@@ -44,20 +44,7 @@ func Probe(ctx context.Context, program, workDir string) (Mode, error) {
 		return 0, fmt.Errorf("sandbox probe: %w", err)
 	}
 	defer ln.Close()
-	connected := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-			select {
-			case connected <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	connected := watchConnections(ln)
 
 	spec := Spec{
 		Path:     program,
@@ -110,4 +97,25 @@ func probeOnce(ctx context.Context, spec Spec, mode Mode, dir string) error {
 		return fmt.Errorf("%s -version printed no version inside the sandbox", spec.Path)
 	}
 	return nil
+}
+
+// watchConnections accepts and closes every connection to ln until it is
+// closed, and says on the channel that one came: a canary for the probe
+// (and the tests) that nothing inside the sandbox reached the host.
+func watchConnections(ln net.Listener) <-chan struct{} {
+	connected := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return connected
 }

@@ -380,21 +380,7 @@ func unixListener(t *testing.T) (path string, ln *net.UnixListener, accepted <-c
 	// stop it.
 	os.Chmod(path, 0o777)
 	os.Chmod(dir, 0o755)
-	ch := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return path, ln, ch
+	return path, ln, watchConnections(ln)
 }
 
 func TestSandboxReachesNoHostUnixSocket(t *testing.T) {

@@ -236,3 +236,28 @@ func (e *Env) Wait(t testing.TB, id string, timeout time.Duration) *engine.Comma
 	}
 	return c
 }
+
+// Clock is a clock a test moves by hand (engine.Config.Now,
+// httpapi.Config.Now), so that time-based behaviour is tested by passing
+// time, not by waiting for it. Safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock reading start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}

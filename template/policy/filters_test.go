@@ -145,13 +145,7 @@ func TestAllowedFiltersDeclareTheirFileOptions(t *testing.T) {
 			if !fileLikeOption.MatchString(opt) {
 				continue
 			}
-			if contains(rule.readsFile, canonical) || contains(rule.writesFile, canonical) {
-				continue
-			}
-			if _, ok := rule.refused[canonical]; ok {
-				continue
-			}
-			if _, ok := reviewedOptions[name+" "+opt]; ok {
+			if declared(rule, name, opt, canonical) {
 				continue
 			}
 			t.Errorf("filter %s has option %s (%s): check it (readsFile, writesFile, refused) or add it to reviewedOptions", name, opt, canonical)
@@ -168,18 +162,26 @@ func TestAllowedFiltersDeclareTheirFileOptions(t *testing.T) {
 			if c, ok := aliasOf[opt]; ok && c != "" {
 				canonical = c
 			}
-			if contains(rule.readsFile, canonical) || contains(rule.writesFile, canonical) {
-				continue
-			}
-			if _, ok := rule.refused[canonical]; ok {
-				continue
-			}
-			if _, ok := reviewedOptions[name+" "+opt]; ok {
+			if declared(rule, name, opt, canonical) {
 				continue
 			}
 			t.Errorf("filter %s has string option %s whose help says %q: check it (readsFile, writesFile, refused) or add it to reviewedOptions", name, opt, desc)
 		}
 	}
+}
+
+// declared reports whether a filter's file-like option opt (canonical
+// name canonical) is handled: read or written through a placeholder,
+// refused, or reviewed as taking no file.
+func declared(rule filterRule, filter, opt, canonical string) bool {
+	if contains(rule.readsFile, canonical) || contains(rule.writesFile, canonical) {
+		return true
+	}
+	if _, ok := rule.refused[canonical]; ok {
+		return true
+	}
+	_, ok := reviewedOptions[filter+" "+opt]
+	return ok
 }
 
 // stringOptionHelp matches a string-typed option line of ffmpeg's help:

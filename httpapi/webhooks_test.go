@@ -786,3 +786,19 @@ func TestWebhookDeliveriesEndpoint(t *testing.T) {
 		t.Fatalf("redeliver of an unknown id: %d", code)
 	}
 }
+
+// The log keeps the first 1 KiB of a receiver's answer, not all of it.
+func TestDeliveryLogKeepsTheFirstKiBOfTheAnswer(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{})
+	long := strings.Repeat("0123456789abcdef", 256) // 4 KiB
+	recv := newReceiver(t, func(w http.ResponseWriter) {
+		w.WriteHeader(200)
+		io.WriteString(w, long)
+	})
+	id := s.submitCopy(t, map[string]any{"webhook_url": recv.URL})
+	recv.wait(1, 30*time.Second)
+	log := s.waitLog(t, id, 5*time.Second, func(l []map[string]any) bool { return len(l) == 1 && l[0]["status"] == "SUCCESS" })
+	if got := log[0]["response_body"]; got != long[:1024] {
+		t.Fatalf("response_body is %d bytes, want the first 1024 of the answer", len(fmt.Sprint(got)))
+	}
+}

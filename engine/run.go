@@ -178,7 +178,7 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 	}
 	tmpl, err := template.Parse(template.Spec{
 		Commands:     cmd.Spec.FFmpegCommands,
-		CommandField: "ffmpeg_command",
+		CommandField: specCommandField(cmd),
 		InputFiles:   cmd.Spec.InputFiles,
 		OutputFiles:  cmd.Spec.OutputFiles,
 	})
@@ -190,7 +190,7 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 	// The allow-list again, as it is now: a command accepted under older
 	// rules (or written by an older engine sharing the store) must not run
 	// what this engine refuses.
-	if problems := policy.Check(tmpl, "ffmpeg_command"); len(problems) > 0 {
+	if problems := policy.Check(tmpl, specCommandField(cmd)); len(problems) > 0 {
 		return fail(failf(ErrorInternal, "the stored command no longer passes validation: %v", problems))
 	}
 
@@ -216,7 +216,7 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 		took, err := e.runFFmpeg(ctx, dir, argv, timeout-ffmpegTime, cmd.Spec.InputFiles, paths)
 		ffmpegTime += took
 		if err != nil {
-			return fail(err)
+			return fail(stepError(err, step, len(tmpl.Steps)))
 		}
 	}
 

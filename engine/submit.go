@@ -18,6 +18,9 @@ const (
 	MaxMetadataKeys        = 10
 	MaxMetadataKeyBytes    = 64
 	MaxMetadataStringBytes = 1024
+	// JSON allows numbers of any length; one this long is not a count or
+	// an id any more, just a way to bloat the record.
+	maxMetadataNumberBytes = 64
 )
 
 // SubmitRequest is a command to run, as a client sent it.
@@ -25,12 +28,18 @@ type SubmitRequest struct {
 	InputFiles    map[string]string
 	OutputFiles   map[string]string
 	FFmpegCommand string
-	Metadata      map[string]any
+	// FFmpegCommands, when set instead of FFmpegCommand, is a chain: 1 to
+	// template.MaxSteps commands run in order in one work dir, recorded
+	// as one CHAINED_COMMAND (see SubmitChained).
+	FFmpegCommands []string
+	Metadata       map[string]any
 	WebhookURL    string
 	// MaxRunSeconds bounds ffmpeg's run time; nil means the default.
 	MaxRunSeconds *float64
 	// OriginalRequest is the request body, echoed back as original_request.
 	OriginalRequest json.RawMessage
+
+	multiple bool // one entry of a run-multiple-ffmpeg-commands request
 }
 
 // Submit validates req, records it as a QUEUED command of the account and
@@ -42,19 +51,34 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	if err != nil {
 		return nil, err
 	}
+	cmd := e.newCommand(accountID, req, v)
+	if err := e.cfg.Store.CreateCommand(ctx, cmd); err != nil {
+		return nil, fmt.Errorf("engine: record command: %w", err)
+	}
+	// The command is durable now. If the push fails, the recovery sweep
+	// finds the command in the store and queues it.
+	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
+		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
+	}
+	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)
+	return cmd, nil
+}
+
+// newCommand is the QUEUED record of a validated request.
+func (e *Engine) newCommand(accountID string, req SubmitRequest, v *Validation) *store.Command {
 	runSeconds := v.runSeconds
 
 	now := e.cfg.Now()
 	cmd := &store.Command{
 		ID:        newID(),
 		AccountID: accountID,
-		Type:      store.TypeFFmpegCommand,
+		Type:      req.commandType(),
 		Status:    store.StatusQueued,
 		Request:   req.OriginalRequest,
 		Spec: store.CommandSpec{
 			InputFiles:     req.InputFiles,
 			OutputFiles:    req.OutputFiles,
-			FFmpegCommands: []string{req.FFmpegCommand},
+			FFmpegCommands: req.commands(),
 			Metadata:       req.Metadata,
 			WebhookURL:     req.WebhookURL,
 			MaxRunSeconds:  runSeconds,
@@ -66,16 +90,7 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	if len(cmd.Request) == 0 {
 		cmd.Request = json.RawMessage("{}")
 	}
-	if err := e.cfg.Store.CreateCommand(ctx, cmd); err != nil {
-		return nil, fmt.Errorf("engine: record command: %w", err)
-	}
-	// The command is durable now. If the push fails, the recovery sweep
-	// finds the command in the store and queues it.
-	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
-		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
-	}
-	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)
-	return cmd, nil
+	return cmd
 }
 
 func (e *Engine) checkInputURLs(inputs map[string]string) template.Errors {
@@ -106,7 +121,12 @@ func checkMetadata(md map[string]any) template.Errors {
 				problems = append(problems, template.NewFieldError(
 					fmt.Sprintf("metadata string values may be at most %d bytes", MaxMetadataStringBytes), "body", "metadata", k))
 			}
-		case bool, float64, json.Number:
+		case json.Number:
+			if len(v) > maxMetadataNumberBytes {
+				problems = append(problems, template.NewFieldError(
+					fmt.Sprintf("metadata numbers may be at most %d characters long", maxMetadataNumberBytes), "body", "metadata", k))
+			}
+		case bool, float64:
 		default:
 			problems = append(problems, template.NewFieldError(
 				"metadata values must be a string, a number or a boolean", "body", "metadata", k))

@@ -26,8 +26,8 @@ type Validation struct {
 // validate-ffmpeg-command endpoint answers with it.
 func (e *Engine) Validate(req SubmitRequest) (*Validation, error) {
 	spec := template.Spec{
-		Commands:     []string{req.FFmpegCommand},
-		CommandField: "ffmpeg_command",
+		Commands:     req.commands(),
+		CommandField: req.commandField(),
 		InputFiles:   req.InputFiles,
 		OutputFiles:  req.OutputFiles,
 	}

@@ -83,6 +83,9 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 
 	h.mux.Handle("POST /api/v1/run-ffmpeg-command", h.authed(h.runCommand))
 	h.mux.Handle("POST /api/v1/validate-ffmpeg-command", h.authed(h.validateCommand))
+	h.mux.Handle("POST /api/v1/run-chained-ffmpeg-commands", h.authed(h.runChained))
+	h.mux.Handle("POST /api/v1/run-multiple-ffmpeg-commands", h.authed(h.runMultiple))
+	h.presetRoutes()
 	h.mux.Handle("GET /api/v1/commands/{id}", h.authed(h.getCommand))
 	h.mux.Handle("GET /api/v1/commands", h.authed(h.listCommands))
 	h.mux.Handle("PUT /api/v1/webhook-config", h.authed(h.putWebhookConfig))

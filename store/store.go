@@ -243,6 +243,10 @@ type Commands interface {
 	// CreateCommand records a new QUEUED command. When it returns nil the
 	// command is durable: it survives a crash of the process that same instant.
 	CreateCommand(ctx context.Context, c *Command) error
+	// CreateCommands records several new QUEUED commands atomically: all
+	// of them or, on any error, none (a run-multiple-ffmpeg-commands
+	// request is accepted whole or not at all).
+	CreateCommands(ctx context.Context, cs []*Command) error
 	// GetCommand returns any account's command; callers check AccountID.
 	GetCommand(ctx context.Context, id string) (*Command, error)
 	// ListCommands returns a page of one account's commands, newest first.
@@ -344,6 +348,7 @@ type Store interface {
 	Commands
 	Files
 	Webhooks
+	Presets
 	// Close releases the store's resources.
 	Close() error
 }

@@ -56,16 +56,63 @@ func scanCommand(r rowScanner) (*store.Command, error) {
 
 // CreateCommand implements store.Commands.
 func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
+	args, err := insertArgs(c)
+	if err != nil {
+		return err
+	}
+	err = s.inserts.insert(ctx, args)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: command %s exists: %w", c.ID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create command: %w", err)
+	}
+	return nil
+}
+
+// CreateCommands implements store.Commands: one transaction of its own (not
+// the group commit, where one failed row fails only its own caller), so
+// the commands are recorded all together or not at all.
+func (s *Store) CreateCommands(ctx context.Context, cs []*store.Command) error {
+	rows := make([][]any, len(cs))
+	for i, c := range cs {
+		args, err := insertArgs(c)
+		if err != nil {
+			return err
+		}
+		rows[i] = args
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: create commands: %w", err)
+	}
+	defer tx.Rollback()
+	for i, args := range rows {
+		if _, err := tx.ExecContext(ctx, insertCommandSQL, args...); err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("sqlite: command %s exists: %w", cs[i].ID, store.ErrConflict)
+			}
+			return fmt.Errorf("sqlite: create commands: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: create commands: %w", err)
+	}
+	return nil
+}
+
+// insertArgs are the values of insertCommandSQL for a new command.
+func insertArgs(c *store.Command) ([]any, error) {
 	if c.Status != store.StatusQueued {
-		return fmt.Errorf("sqlite: a new command must be QUEUED, not %s", c.Status)
+		return nil, fmt.Errorf("sqlite: a new command must be QUEUED, not %s", c.Status)
 	}
 	spec, err := json.Marshal(c.Spec)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode spec: %w", err)
+		return nil, fmt.Errorf("sqlite: encode spec: %w", err)
 	}
 	outputs, err := json.Marshal(c.Outputs)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode outputs: %w", err)
+		return nil, fmt.Errorf("sqlite: encode outputs: %w", err)
 	}
 	if c.Outputs == nil {
 		outputs = []byte("[]")
@@ -74,15 +121,8 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
 	if len(request) == 0 {
 		request = []byte("{}")
 	}
-	err = s.inserts.insert(ctx, []any{c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs,
-		micros(c.CreatedAt), micros(c.UpdatedAt)})
-	if isUniqueViolation(err) {
-		return fmt.Errorf("sqlite: command %s exists: %w", c.ID, store.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: create command: %w", err)
-	}
-	return nil
+	return []any{c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs,
+		micros(c.CreatedAt), micros(c.UpdatedAt)}, nil
 }
 
 // GetCommand implements store.Commands.

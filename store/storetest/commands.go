@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ func commandTests() []test {
 		{"NoAliasing", testNoAliasing},
 		{"TimesKeepMicroseconds", testTimesKeepMicroseconds},
 		{"TimesAreInstants", testTimesAreInstants},
+		{"CreateCommandsRecordsAll", testCreateCommandsRecordsAll},
+		{"CreateCommandsAllOrNothing", testCreateCommandsAllOrNothing},
 	}
 }
 
@@ -230,4 +234,56 @@ func testTimesAreInstants(t *testing.T, s store.Store) {
 		t.Errorf("ClaimableCommands a second before the lease expires lists the command")
 	}
 	mustClaim(t, s, earlier.ID, lease(workerB, 7330, 7400))
+}
+
+// CreateCommands records a batch (a run-multiple-ffmpeg-commands request)
+// in one step: every command readable and listed afterwards.
+func testCreateCommandsRecordsAll(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "acme")
+	batch := []*store.Command{newCommand(a.ID, at(0)), richCommand(a.ID, at(0)), newCommand(a.ID, at(1))}
+	for _, c := range batch {
+		c.Type = store.TypeMultipleCommand
+	}
+	want := make([]*store.Command, len(batch))
+	for i, c := range batch {
+		want[i] = cloneCommand(c)
+	}
+	if err := s.CreateCommands(t.Context(), batch); err != nil {
+		t.Fatalf("CreateCommands: %v", err)
+	}
+	for i, c := range want {
+		checkCommand(t, fmt.Sprintf("GetCommand of batch entry %d", i), mustGet(t, s, c.ID), c)
+	}
+	got, err := s.ListCommands(t.Context(), store.CommandQuery{AccountID: a.ID, Limit: 10})
+	if err != nil {
+		t.Fatalf("ListCommands: %v", err)
+	}
+	if len(got) != len(batch) {
+		t.Errorf("ListCommands after CreateCommands of %d gave %d commands", len(batch), len(got))
+	}
+}
+
+// One bad entry (an id that exists) records none of the batch.
+func testCreateCommandsAllOrNothing(t *testing.T, s store.Store) {
+	a := mustAccount(t, s, "acme")
+	existing := create(t, s, a.ID, 0)
+	fresh := newCommand(a.ID, at(1))
+	dup := newCommand(a.ID, at(1))
+	dup.ID = existing.ID
+	err := s.CreateCommands(t.Context(), []*store.Command{fresh, dup})
+	checkErr(t, "CreateCommands with one existing id", err, store.ErrConflict)
+	if _, err := s.GetCommand(t.Context(), fresh.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetCommand of the good entry of a refused batch = %v, want ErrNotFound", err)
+	}
+	checkUnchanged(t, s, "after a refused batch", existing)
+
+	// A batch repeating one id is refused whole too.
+	twin := newCommand(a.ID, at(2))
+	twin2 := newCommand(a.ID, at(2))
+	twin2.ID = twin.ID
+	err = s.CreateCommands(t.Context(), []*store.Command{twin, twin2})
+	checkErr(t, "CreateCommands repeating an id", err, store.ErrConflict)
+	if _, err := s.GetCommand(t.Context(), twin.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetCommand of a refused batch's id = %v, want ErrNotFound", err)
+	}
 }

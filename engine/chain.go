@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/template"
+	"github.com/openrender/openrender/template/policy"
 )
 
 // A chain is 1 to template.MaxSteps commands run in order in one work dir,
@@ -16,6 +18,31 @@ import (
 // ordinary one (run.go loops over the steps): ffmpeg_command_run_seconds is
 // the sum of the steps, and the first failing step fails the chain with its
 // number in the error message.
+
+// stepArgvs builds every step's argv (without the program name), with the
+// placeholders replaced by paths and a chain's intermediate files placed in
+// the work dir's tmp/ (the work dir itself is read-only to ffmpeg; tmp/ is
+// writable, and only declared outputs, in out/, are ever stored).
+func stepArgvs(tmpl *template.Template, paths map[string]string) ([][]string, error) {
+	var intermediates [][]int
+	if len(tmpl.Steps) > 1 {
+		intermediates = policy.Intermediates(tmpl)
+	}
+	argvs := make([][]string, len(tmpl.Steps))
+	for step := range tmpl.Steps {
+		argv, err := tmpl.Argv(step, paths)
+		if err != nil {
+			return nil, err
+		}
+		if step < len(intermediates) {
+			for _, i := range intermediates[step] {
+				argv[i] = tmpDir + "/" + argv[i]
+			}
+		}
+		argvs[step] = argv
+	}
+	return argvs, nil
+}
 
 // SubmitChained validates and records a chain (req.FFmpegCommands; its
 // FFmpegCommand is ignored) exactly as Submit does a single command.

@@ -208,11 +208,11 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 	if timeout <= 0 {
 		timeout = e.cfg.DefaultRunTimeout
 	}
-	for step := range tmpl.Steps {
-		argv, err := tmpl.Argv(step, paths)
-		if err != nil {
-			return fail(err)
-		}
+	argvs, err := stepArgvs(tmpl, paths)
+	if err != nil {
+		return fail(err)
+	}
+	for step, argv := range argvs {
 		took, err := e.runFFmpeg(ctx, dir, argv, timeout-ffmpegTime, cmd.Spec.InputFiles, paths)
 		ffmpegTime += took
 		if err != nil {

@@ -33,7 +33,7 @@ type SubmitRequest struct {
 	// as one CHAINED_COMMAND (see SubmitChained).
 	FFmpegCommands []string
 	Metadata       map[string]any
-	WebhookURL    string
+	WebhookURL     string
 	// MaxRunSeconds bounds ffmpeg's run time; nil means the default.
 	MaxRunSeconds *float64
 	// OriginalRequest is the request body, echoed back as original_request.

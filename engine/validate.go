@@ -70,11 +70,11 @@ func (e *Engine) Validate(req SubmitRequest) (*Validation, error) {
 	// The argv exactly as a run builds it, engine-injected arguments and
 	// all (the CPU limit is that of a first step with the whole budget).
 	cpuSeconds := cpuSecondsFor(time.Duration(runSeconds * float64(time.Second)))
-	for step := range tmpl.Steps {
-		argv, err := tmpl.Argv(step, paths)
-		if err != nil {
-			return nil, err
-		}
+	argvs, err := stepArgvs(tmpl, paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, argv := range argvs {
 		v.Argv = append(v.Argv, append([]string{"ffmpeg"}, withEngineArgs(argv, cpuSeconds, e.cfg.MaxPixels)...))
 	}
 	return v, nil

@@ -19,7 +19,29 @@ func Check(t *template.Template, field string) template.Errors {
 	if field == "" {
 		field = "ffmpeg_command"
 	}
-	c := &checker{
+	c := newChecker(t, field)
+	for step, words := range t.Steps {
+		c.checkStep(step, words)
+	}
+	return c.problems
+}
+
+// Intermediates returns, for each step of a chain that passes Check, the
+// argv positions (indexes into t.Steps[step]) of the words that name an
+// intermediate file: a plain file name that one step writes and a later one
+// reads. The engine places those files in a writable scratch directory,
+// since the work directory itself is read-only to ffmpeg.
+func Intermediates(t *template.Template) [][]int {
+	c := newChecker(t, "ffmpeg_commands")
+	c.intermediates = make([][]int, len(t.Steps))
+	for step, words := range t.Steps {
+		c.checkStep(step, words)
+	}
+	return c.intermediates
+}
+
+func newChecker(t *template.Template, field string) *checker {
+	return &checker{
 		field:   field,
 		indexed: field != "ffmpeg_command",
 		inputs:  setOf(t.Inputs...),
@@ -27,10 +49,6 @@ func Check(t *template.Template, field string) template.Errors {
 		written: map[string]bool{},
 		chain:   len(t.Steps) > 1,
 	}
-	for step, words := range t.Steps {
-		c.checkStep(step, words)
-	}
-	return c.problems
 }
 
 type checker struct {
@@ -48,6 +66,17 @@ type checker struct {
 	// per step
 	step          int
 	wroteThisStep []string
+	pos           int // the index of the word being checked
+
+	// intermediates, when not nil, collects the positions of intermediate
+	// file names, per step (see Intermediates).
+	intermediates [][]int
+}
+
+func (c *checker) intermediateAt() {
+	if c.intermediates != nil {
+		c.intermediates[c.step] = append(c.intermediates[c.step], c.pos)
+	}
 }
 
 // pending is the -f given since the last input or output: ffmpeg applies
@@ -84,6 +113,7 @@ func (c *checker) checkStep(step int, words []template.Word) {
 		w := words[i]
 		text, isLiteral := literalText(w)
 		if !isLiteral || !strings.HasPrefix(text, "-") || text == "-" {
+			c.pos = i
 			c.checkOutput(w, fmtNext)
 			fmtNext = pending{}
 			continue
@@ -118,6 +148,7 @@ func (c *checker) checkStep(step int, words []template.Word) {
 			}
 			fmtNext = pending{format: v, word: value}
 		case inputFile:
+			c.pos = i
 			c.checkInput(value, fmtNext)
 			fmtNext = pending{}
 		case attachFile:
@@ -204,6 +235,7 @@ func (c *checker) checkInput(w template.Word, f pending) {
 		return
 	}
 	if text, lit := literalText(w); lit && c.chain && c.written[text] {
+		c.intermediateAt()
 		return
 	}
 	c.refuse(w, "-i must be followed by exactly one input placeholder such as {{in_video}}; files, URLs, devices and protocols (concat:, file:, pipe:, http://…) cannot be named directly")
@@ -238,6 +270,7 @@ func (c *checker) checkOutput(w template.Word, f pending) {
 		// A chain's intermediate file: a plain name in the work
 		// directory that a later step reads back.
 		c.wroteThisStep = append(c.wroteThisStep, text)
+		c.intermediateAt()
 	case lit && strings.HasPrefix(text, "-"):
 		c.refuse(w, "%s is not an option ffmpeg knows here", text)
 	default:

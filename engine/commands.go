@@ -115,7 +115,7 @@ func (e *Engine) CommandObject(ctx context.Context, c *CommandInfo) (api.Command
 			of.IsDeleted = f.IsDeleted
 			of.Info = f.Info
 			if f.Status == store.FileStored && !f.IsDeleted {
-				u, err := e.cfg.Storage.URL(ctx, f.BlobKey, e.cfg.StorageURLTTL)
+				u, err := e.fileURL(ctx, f)
 				if err != nil {
 					return api.Command{}, err
 				}

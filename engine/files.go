@@ -91,7 +91,7 @@ func (e *Engine) FileObject(ctx context.Context, f *store.File) (api.File, error
 		obj.ErrorStatus, obj.ErrorMessage = &f.ErrorStatus, &f.ErrorMessage
 	}
 	if f.Status == store.FileStored && !f.IsDeleted {
-		u, err := e.cfg.Storage.URL(ctx, f.BlobKey, e.cfg.StorageURLTTL)
+		u, err := e.fileURL(ctx, f)
 		if err != nil {
 			return api.File{}, err
 		}
@@ -388,7 +388,7 @@ func (e *Engine) DeleteCommandFiles(ctx context.Context, accountID, commandID st
 func (e *Engine) purge(ctx context.Context, files []*store.File) int {
 	var gone []string
 	for _, f := range files {
-		if err := e.cfg.Storage.Delete(ctx, f.BlobKey); err != nil {
+		if err := e.deleteFileBytes(ctx, f); err != nil {
 			e.log.Warn("could not delete a deleted file's bytes; the file sweep retries", "file_id", f.ID, "err", err)
 			continue
 		}

@@ -36,6 +36,10 @@ func (e *Engine) storeOutputs(ctx context.Context, c *claim) ([]*store.File, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if isSetOutput(out.Alias) {
+				files[i], errs[i] = e.storeSetOutput(ctx, c, out)
+				return
+			}
 			files[i], errs[i] = e.storeOutput(ctx, c, out, filepath.Join(c.dir, outDir, out.FileName))
 		}()
 	}

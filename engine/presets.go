@@ -287,6 +287,7 @@ func applyPresetFields(p *store.Preset, in PresetFields, creating bool) template
 		p.Metadata = in.Metadata
 	}
 	problems = append(problems, checkMetadata(p.Metadata)...)
+	problems = append(problems, checkSetOutputs(p.OutputFiles, "output_file_definitions")...)
 	if len(problems) > 0 {
 		return problems
 	}

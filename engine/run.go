@@ -334,7 +334,7 @@ func (e *Engine) deleteBlobs(ctx context.Context, files []*store.File, log *slog
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.cfg.Storage.Delete(ctx, f.BlobKey); err != nil {
+			if err := e.deleteFileBytes(ctx, f); err != nil {
 				log.Warn("could not delete an unrecorded output", "key", f.BlobKey, "err", err)
 			}
 		}()

@@ -44,6 +44,7 @@ func (e *Engine) Validate(req SubmitRequest) (*Validation, error) {
 		// are known, so it can tell {{in_subs}} from a literal path.
 		problems = append(problems, policy.Check(tmpl, spec.CommandField)...)
 	}
+	problems = append(problems, checkSetOutputs(req.OutputFiles, "output_files")...)
 	problems = append(problems, e.checkInputURLs(req.InputFiles)...)
 	problems = append(problems, checkMetadata(req.Metadata)...)
 	if req.WebhookURL != "" {

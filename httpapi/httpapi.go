@@ -96,6 +96,7 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	h.fileRoutes()
 	if h.links != nil {
 		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
+		h.mux.HandleFunc("GET "+storage.DirLinkPrefix+"{expires}/{signature}/{key...}", h.serveDirLink)
 	}
 	return h
 }

@@ -187,3 +187,14 @@ func (b *Bucket) LinkSigner() *storage.LinkSigner {
 	}
 	return b.opts.Signer
 }
+
+var _ storage.DirLinker = (*Bucket)(nil)
+
+// DirURL implements storage.DirLinker for local buckets. A cloud bucket's
+// presigned URL signs one object, so it answers ok false.
+func (b *Bucket) DirURL(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
+	if !b.local {
+		return "", false, nil
+	}
+	return b.opts.PublicURL + b.opts.Signer.SignDir(key, time.Now().Add(ttl)), true, nil
+}

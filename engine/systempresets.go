@@ -47,7 +47,7 @@ var systemPresets = []*store.Preset{
 		Name:           "Animated GIF",
 		Description:    "The first 5 seconds as a 480-pixel-wide, 10 fps GIF with a palette made for the clip.",
 		CommandType:    store.TypeFFmpegCommand,
-		FFmpegCommands: []string{"-t 5 -i {{in_video}} -vf fps=10,scale=480:-1:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse {{out_gif}}"},
+		FFmpegCommands: []string{"-t 5 -i {{in_video}} -vf 'fps=10,scale=480:-1:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse' {{out_gif}}"},
 		InputFileKeys:  []string{"in_video"},
 		OutputFiles:    map[string]string{"out_gif": "animation.gif"},
 	},

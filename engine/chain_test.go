@@ -10,6 +10,7 @@ import (
 
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/internal/testutil"
+	"github.com/openrender/openrender/notify"
 	"github.com/openrender/openrender/store"
 )
 
@@ -29,7 +30,13 @@ func submitChain(t *testing.T, env *testutil.Env, req engine.SubmitRequest) *sto
 func TestChainThreeStepsWithIntermediate(t *testing.T) {
 	clip(t)
 	files := testutil.ServeDir(t, mediaDir)
-	env := testutil.NewEnv(t, testutil.EnvOptions{})
+	events := make(chan notify.Event, 1)
+	env := testutil.NewEnv(t, testutil.EnvOptions{Config: engine.Config{
+		Notifiers: []notify.Notifier{notify.NotifierFunc(func(ctx context.Context, e notify.Event) error {
+			events <- e
+			return nil
+		})},
+	}})
 
 	cmd := submitChain(t, env, engine.SubmitRequest{
 		InputFiles:  map[string]string{"in_video": files.URL + "/in.mp4"},
@@ -67,6 +74,20 @@ func TestChainThreeStepsWithIntermediate(t *testing.T) {
 	}
 	if obj.CommandType != "CHAINED_COMMAND" || obj.Metadata["job"] != "chain" || obj.Metadata["n"] != json.Number("3") || obj.Metadata["ok"] != true {
 		t.Errorf("command object type %s metadata %v; want CHAINED_COMMAND and the metadata as sent", obj.CommandType, obj.Metadata)
+	}
+	// The webhook body carries the same metadata, digit for digit.
+	select {
+	case e := <-events:
+		var payload struct {
+			Data struct {
+				Metadata json.RawMessage `json:"metadata"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(e.Payload, &payload); err != nil || string(payload.Data.Metadata) != `{"job":"chain","n":3,"ok":true}` {
+			t.Errorf("webhook payload metadata %s (%v), want as sent", payload.Data.Metadata, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("no event for the finished chain")
 	}
 }
 

@@ -239,4 +239,3 @@ func (p *progressView) done() {
 		fmt.Fprintln(p.w)
 	}
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,26 @@ func TestEmbed(t *testing.T) {
 	}
 	if _, err := http.Get(app.base + "/"); err == nil {
 		t.Error("the app still serves after its context was cancelled")
+	}
+}
+
+// Embedding costs no cloud SDK: only examples/storage, which asks for the
+// S3 driver, links one.
+func TestExamplesLinkNoCloudSDK(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH")
+	}
+	for _, ex := range []string{"embed", "router", "notifier", "receiver"} {
+		out, err := exec.Command(goBin, "list", "-deps", "github.com/openrender/openrender/examples/"+ex).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.HasPrefix(dep, "github.com/aws/") || strings.HasPrefix(dep, "cloud.google.com/") ||
+				strings.HasPrefix(dep, "github.com/Azure/") || strings.HasPrefix(dep, "gocloud.dev/blob/s3blob") {
+				t.Errorf("examples/%s links %s", ex, dep)
+			}
+		}
 	}
 }

@@ -37,7 +37,10 @@ func (c *Client) StoreFile(ctx context.Context, fileURL string) (string, error) 
 func (c *Client) UploadFile(ctx context.Context, name string, r io.Reader) (string, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	contentType := mw.FormDataContentType()
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		h := make(textproto.MIMEHeader)
 		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, quoteEscaper.Replace(name)))
 		h.Set("Content-Type", "application/octet-stream")
@@ -53,13 +56,16 @@ func (c *Client) UploadFile(ctx context.Context, name string, r io.Reader) (stri
 	req, err := c.newRequest(ctx, "POST", "/files/upload", nil, pr)
 	if err != nil {
 		pr.CloseWithError(err)
+		<-written
 		return "", err
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 	var out api.FileID
 	err = c.send(req, &out)
-	// Unblock the writer if the server answered before reading it all.
+	// Unblock the writer if the server answered before reading it all,
+	// and let it finish: r is the caller's again once this returns.
 	pr.CloseWithError(errors.New("openrender: upload ended"))
+	<-written
 	if err != nil {
 		return "", err
 	}

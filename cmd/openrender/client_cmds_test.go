@@ -1,13 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/openrender/openrender/api"
 	"github.com/openrender/openrender/client"
@@ -233,5 +241,65 @@ func TestProgressLine(t *testing.T) {
 	}
 	if b.String() != "c1 PROCESSING 0%\nc1 PROCESSING 10%\nc1 PROCESSING 20%\n" {
 		t.Errorf("plain lines: %q", b.String())
+	}
+}
+
+// openPTY opens a pseudo-terminal pair: what is written to tty is read
+// from pt, and tty is a terminal to whoever holds it.
+func openPTY(t *testing.T) (pt, tty *os.File) {
+	t.Helper()
+	pt, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { pt.Close() })
+	if err := unix.IoctlSetPointerInt(int(pt.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(pt.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open the terminal side: %v", err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return pt, tty
+}
+
+// On a terminal, --wait redraws one line in place and ends it at 100%.
+func TestCLIProgressBarOnATerminal(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOptions{dataDir: t.TempDir(), key: engine.NewAPIKey()})
+	pt, tty := openPTY(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "--output", "out_a=a.wav", "-f lavfi -i sine=duration=0.2 {{out_a}}", "--wait")
+	cmd.Env = baseEnv(clientEnv(s)...)
+	cmd.Dir = t.TempDir()
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds its own copy
+	screen := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		io.Copy(&b, pt) // ends with EIO once the child closes the terminal
+		screen <- b.String()
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run --wait on a terminal: %v\n%s", err, stdout.String())
+	}
+	var out string
+	select {
+	case out = <-screen:
+	case <-ctx.Done():
+		t.Fatal("the terminal output did not end")
+	}
+	if !strings.Contains(out, "\r\033[K") || !strings.Contains(out, strings.Repeat("█", barWidth)+" 100%  SUCCESS") {
+		t.Errorf("terminal output %q: want a line redrawn in place ending in a full bar", out)
 	}
 }

@@ -6,6 +6,27 @@
 // a store.Store (store/sqlite by default), a storage.Storage (a gocloud.dev
 // bucket opened by URL), and a queue.Queue (queue.Memory by default).
 //
+// # Embedding
+//
+// An application opens the parts, makes an Engine, and starts and stops it
+// with its own lifetime:
+//
+//	st, _ := store.Open(ctx, "sqlite://data/openrender.db")   // import _ ".../store/sqlite"
+//	bucket, _ := blobstore.Open(ctx, "file://data/files", blobstore.Options{PublicURL: base, Signer: signer})
+//	eng, _ := engine.New(engine.Config{Store: st, Storage: bucket, WorkDir: "data/work"})
+//	if err := eng.Start(ctx); err != nil { ... }   // probes the ffmpeg sandbox, starts workers
+//	defer eng.Stop(stopCtx)                        // lets running commands finish, then releases them
+//
+// Every Config field has a documented default. From there, commands go in
+// through Submit (or over HTTP: httpapi.New(eng, ...) is an http.Handler to
+// mount on the app's router) and come out through Wait, Get and List, through
+// webhooks, and through Config.Notifiers, Go callbacks called once per
+// finished command. The engine links no concrete backend: the app imports
+// the store driver and the bucket driver (gocloud.dev/blob/s3blob, ...) it
+// uses, and pays for no other. The repository's examples/ directory holds
+// whole programs: embed (an app's own ServeMux), router (chi), storage
+// (file://, mem:// or S3 by one flag), notifier and receiver.
+//
 // # A command's life
 //
 // Submit validates a request (the template package checks the command and

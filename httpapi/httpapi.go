@@ -1,12 +1,3 @@
-// Package httpapi serves OpenRender's HTTP contract (the RenderIO/Rendi API
-// under /api/v1) with net/http alone. New returns an ordinary http.Handler,
-// so it mounts on any router:
-//
-//	mux := http.NewServeMux()
-//	mux.Handle("/", httpapi.New(eng, httpapi.Config{}))
-//
-// or under a prefix, with http.StripPrefix("/render", ...) and the engine's
-// public URL set to match, so that storage links point at the right place.
 package httpapi
 
 import (

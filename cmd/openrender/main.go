@@ -4,7 +4,14 @@
 //
 //	openrender serve [flags]              start the server
 //	openrender keys create [--account N]  print a new API key
+//	openrender run [flags] "COMMAND"      submit a command to a server (client)
+//	openrender status ID                  show a command (client)
+//	openrender list                       list recent commands (client)
+//	openrender files upload PATH          upload a file (client)
 //	openrender version
+//
+// The client verbs read the server's URL and an API key from
+// OPENRENDER_URL and OPENRENDER_API_KEY (or --url and --api-key).
 //
 // Every flag can also be set through the environment: --data-dir is
 // OPENRENDER_DATA_DIR, and so on.
@@ -24,8 +31,19 @@ Usage:
   openrender keys create [--account NAME]  create an API key and print it
   openrender version                       print the version
 
-Every flag can also be set through the environment, as OPENRENDER_<FLAG>
-(for example --data-dir is OPENRENDER_DATA_DIR).
+Client (talks to a running server; openrender VERB -h for flags):
+  openrender run --input in_video=URL --output out_video=a.mp4 "-i {{in_video}} {{out_video}}"
+                 [--wait] [--download DIR] [--json]
+                                           submit a command, optionally wait and download
+  openrender status [--json] ID            show a command
+  openrender list [--status S] [--json]    list recent commands, newest first
+  openrender files upload [--json] PATH    upload a file, print its id and storage_url
+
+The server's flags can also be set through the environment, as
+OPENRENDER_<FLAG> (for example --data-dir is OPENRENDER_DATA_DIR). The client
+verbs read OPENRENDER_URL (default ` + DefaultServerURL + `) and OPENRENDER_API_KEY.
+
+` + clientExitCodes + `
 `
 
 func main() {
@@ -53,6 +71,14 @@ func run(args []string) int {
 			return exitUsage
 		}
 		return keysCreate(args[2:])
+	case "run":
+		return runVerb(args[1:])
+	case "status":
+		return statusVerb(args[1:])
+	case "list":
+		return listVerb(args[1:])
+	case "files":
+		return filesVerb(args[1:])
 	case "version", "--version", "-version":
 		fmt.Println("openrender", version)
 		return exitOK

@@ -10,20 +10,7 @@ import (
 // InputFileKeys, its outputs fixed by OutputFileDefinitions, and
 // ExecutePreset runs it on given input URLs. System presets (IsSystem) are
 // readable by every account and can't be changed.
-type Preset struct {
-	PresetID              string            `json:"preset_id"`
-	Name                  string            `json:"name"`
-	Description           string            `json:"description,omitempty"`
-	CommandType           string            `json:"command_type,omitempty"`
-	FFmpegCommand         string            `json:"ffmpeg_command,omitempty"`
-	FFmpegCommands        []string          `json:"ffmpeg_commands,omitempty"`
-	InputFileKeys         []string          `json:"input_file_keys"`
-	OutputFileDefinitions map[string]string `json:"output_file_definitions"`
-	Metadata              map[string]any    `json:"metadata,omitempty"`
-	IsSystem              bool              `json:"is_system"`
-	CreatedAt             api.Time          `json:"created_at"`
-	UpdatedAt             api.Time          `json:"updated_at"`
-}
+type Preset = api.Preset
 
 // PresetRequest creates a preset. Set FFmpegCommand, or FFmpegCommands
 // with CommandType TypeChainedCommand.
@@ -60,11 +47,7 @@ type ExecutePresetRequest struct {
 }
 
 // PresetList is a page of presets.
-type PresetList struct {
-	Presets []Preset `json:"presets"`
-	Limit   int      `json:"limit"`
-	Offset  int      `json:"offset"`
-}
+type PresetList = api.PresetList
 
 // CreatePreset stores a new preset of the account.
 func (c *Client) CreatePreset(ctx context.Context, r PresetRequest) (*Preset, error) {

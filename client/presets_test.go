@@ -1,8 +1,3 @@
-//go:build pending_merge
-
-// These tests need the presets endpoints (issue 6), built on another
-// branch; the build tag comes off when that branch is merged.
-
 package client_test
 
 import (
@@ -62,11 +57,11 @@ func TestPresets(t *testing.T) {
 		t.Errorf("ExecutePreset with the wrong keys: %v", err)
 	}
 
-	tone := testutil.MakeClip(t, mediaDir, "in.mp4", testutil.Clip{Seconds: 1, Size: "160x120", Audio: true})
-	_ = tone
+	// A clip of its own name: in.mp4, shared with other tests, has no audio.
+	testutil.MakeClip(t, mediaDir, "tone.mp4", testutil.Clip{Seconds: 1, Size: "160x120", Audio: true})
 	files := testutil.ServeDir(t, mediaDir)
 	id, err := c.ExecutePreset(ctx, p.PresetID, client.ExecutePresetRequest{
-		InputFiles: map[string]string{"in_a": files.URL + "/in.mp4"},
+		InputFiles: map[string]string{"in_a": files.URL + "/tone.mp4"},
 		Metadata:   map[string]any{"run": 1},
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -245,50 +246,78 @@ func (e *Engine) uploadBytes(ctx context.Context, c *claim, data []byte, key, co
 }
 
 // deleteFileBytes deletes a stored file's bytes: for a set, every file its
-// stored playlist names (read back from storage, with the same guard), then
-// the playlist, so that a failure part-way leaves the playlist to find the
-// rest by when the delete is retried.
+// stored playlists name (read back from storage, with the same guard, and
+// followed as deep as storing followed them), then the playlist.
 func (e *Engine) deleteFileBytes(ctx context.Context, f *store.File) error {
 	if isSetFile(f) {
-		if err := e.deleteSetMembers(ctx, f.BlobKey, 0); err != nil {
+		if err := e.deleteSetMembers(ctx, f.BlobKey); err != nil {
 			return err
 		}
 	}
 	return e.cfg.Storage.Delete(ctx, f.BlobKey)
 }
 
-func (e *Engine) deleteSetMembers(ctx context.Context, playlistKey string, depth int) error {
-	obj, err := e.cfg.Storage.Open(ctx, playlistKey)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil // gone already
-		}
-		return err
-	}
-	data, err := io.ReadAll(io.LimitReader(obj, media.MaxPlaylistBytes+1))
-	obj.Close()
-	if err != nil {
-		return err
-	}
-	refs, err := media.PlaylistFiles(data)
-	if err != nil {
-		return nil // the engine stored it only after this check passed
-	}
+// deleteSetMembers deletes every file the set's playlist names, directly or
+// through nested playlists, but not the playlist itself. The segments go
+// first and the nested playlists after them, deepest first, so that a
+// failure part-way leaves every playlist that names a remaining file in
+// place for the retried delete to find it by.
+func (e *Engine) deleteSetMembers(ctx context.Context, playlistKey string) error {
 	prefix := path.Dir(playlistKey) + "/"
-	for _, ref := range refs {
-		if strings.Contains(ref, "/") {
-			continue
+	seen := map[string]bool{playlistKey: true}
+	var segments, playlists []string
+	queue := []string{playlistKey}
+	for len(queue) > 0 {
+		key := queue[0]
+		queue = queue[1:]
+		refs, err := e.storedPlaylistFiles(ctx, key)
+		if err != nil {
+			return err
 		}
-		if depth < 4 && strings.HasSuffix(strings.ToLower(ref), ".m3u8") {
-			if err := e.deleteSetMembers(ctx, prefix+ref, depth+1); err != nil {
-				return err
+		for _, ref := range refs {
+			member := prefix + ref
+			if strings.Contains(ref, "/") || seen[member] || len(seen) > MaxSetFiles {
+				continue
+			}
+			seen[member] = true
+			if strings.HasSuffix(strings.ToLower(ref), ".m3u8") {
+				playlists = append(playlists, member)
+				queue = append(queue, member)
+			} else {
+				segments = append(segments, member)
 			}
 		}
-		if err := e.cfg.Storage.Delete(ctx, prefix+ref); err != nil {
+	}
+	slices.Reverse(playlists)
+	for _, key := range append(segments, playlists...) {
+		if err := e.cfg.Storage.Delete(ctx, key); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// storedPlaylistFiles lists the files a stored playlist names; nothing if
+// it is gone (deleted already) or not a playlist the guard accepts (the
+// engine stores playlists only after that check passed).
+func (e *Engine) storedPlaylistFiles(ctx context.Context, key string) ([]string, error) {
+	obj, err := e.cfg.Storage.Open(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(obj, media.MaxPlaylistBytes+1))
+	obj.Close()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := media.PlaylistFiles(data)
+	if err != nil {
+		return nil, nil
+	}
+	return refs, nil
 }
 
 // fileURL is the storage_url of a stored file: for a set, a link that also

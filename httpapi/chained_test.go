@@ -201,10 +201,10 @@ func TestHLSOutput(t *testing.T) {
 	// Deleting the command's files deletes every segment too.
 	var del map[string]any
 	s.call(t, "DELETE", "/api/v1/commands/"+created.CommandID+"/files", s.Key, nil, &del)
-	for _, seg := range segments[:1] {
+	for _, seg := range append(segments, "stream.m3u8") {
 		ref, _ := url.Parse(seg)
 		if resp, _ := getURL(t, base.ResolveReference(ref).String()); resp.StatusCode != 404 {
-			t.Errorf("segment %s after delete: %d, want 404", seg, resp.StatusCode)
+			t.Errorf("%s after delete: %d, want 404", seg, resp.StatusCode)
 		}
 	}
 	files, _ := s.Store.CommandFiles(context.Background(), created.CommandID)

@@ -36,7 +36,7 @@ func (s *LinkSigner) SignDir(key string, expires time.Time) string {
 // unescaped from the path).
 func (s *LinkSigner) VerifyDir(key, expires, signature string) error {
 	unix, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil || signature == "" || key == "" || strings.HasSuffix(key, "/") {
+	if err != nil || signature == "" || !canonicalMemberKey(key) {
 		return ErrBadSignature
 	}
 	if !hmac.Equal([]byte(signature), []byte(s.dirMAC(path.Dir(key), expires))) {
@@ -46,6 +46,27 @@ func (s *LinkSigner) VerifyDir(key, expires, signature string) error {
 		return ErrLinkExpired
 	}
 	return nil
+}
+
+// canonicalMemberKey reports whether key names an object the way the
+// engine stores one: a clean relative path whose last element is a name.
+// The signature covers path.Dir(key), which cleans the directory part, so
+// without this "dir/..", "dir/." or "dir//name" would verify for dir while
+// naming something else (the parent, the directory itself) or a key the
+// storage may read differently.
+func canonicalMemberKey(key string) bool {
+	if key == "" || path.Clean(key) != key || strings.HasPrefix(key, "/") {
+		return false
+	}
+	if base := path.Base(key); base == "." || base == ".." {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *LinkSigner) dirMAC(dir, expires string) string {

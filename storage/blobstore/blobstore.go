@@ -41,7 +41,10 @@ type Options struct {
 type Bucket struct {
 	bucket *blob.Bucket
 	local  bool // file:// or mem://: links go through LinkPath
-	opts   Options
+	// sidecars: a file:// bucket, which keeps each object's attributes in
+	// "<key>.attrs" beside it; no object can have such a key.
+	sidecars bool
+	opts     Options
 
 	// cloudPrefix is where this cloud bucket's presigned URLs point, for
 	// ResolveLink; learned by signing a probe key. A failed probe (the
@@ -88,7 +91,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Bucket, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", redact(u), err)
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Bucket{bucket: b, local: local, opts: opts}, nil
+	return &Bucket{bucket: b, local: local, sidecars: u.Scheme == "file", opts: opts}, nil
 }
 
 // OpenBucket wraps an already opened gocloud bucket. local says whether
@@ -134,6 +137,11 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, contentType s
 
 // Open implements storage.Storage.
 func (b *Bucket) Open(ctx context.Context, key string) (*storage.Object, error) {
+	if b.sidecars && strings.HasSuffix(key, fileblobAttrsExt) {
+		// fileblob refuses the name with an error of unknown kind; it
+		// holds no object, and a directory link lets anyone ask for it.
+		return nil, storage.ErrNotFound
+	}
 	r, err := b.bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, storage.ErrNotFound
@@ -143,6 +151,9 @@ func (b *Bucket) Open(ctx context.Context, key string) (*storage.Object, error) 
 	}
 	return &storage.Object{ReadSeekCloser: r, ContentType: r.ContentType(), Size: r.Size(), ModTime: r.ModTime()}, nil
 }
+
+// fileblobAttrsExt ends the names of fileblob's attribute files.
+const fileblobAttrsExt = ".attrs"
 
 // Delete implements storage.Storage.
 func (b *Bucket) Delete(ctx context.Context, key string) error {

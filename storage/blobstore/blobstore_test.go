@@ -100,3 +100,28 @@ func TestLocalBucketNeedsSigner(t *testing.T) {
 		t.Fatal("a local bucket without a signer was accepted")
 	}
 }
+
+// A file:// bucket keeps each object's attributes in a "<key>.attrs" file
+// beside it. A directory link lets anyone holding it ask for any name in
+// the directory, so asking for that sidecar must answer ErrNotFound (a 404)
+// like any other name that holds no object, not an error the handler
+// reports as a 500 and logs.
+func TestOpenAttributesSidecarIsNotFound(t *testing.T) {
+	ctx := context.Background()
+	b, err := blobstore.Open(ctx, "file://"+t.TempDir(), blobstore.Options{PublicURL: "http://x", Signer: signer(t, "k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Put(ctx, "files/f/1/stream.m3u8", strings.NewReader("#EXTM3U\n"), "application/vnd.apple.mpegurl"); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"files/f/1/stream.m3u8.attrs", "files/f/1/x.attrs"} {
+		if obj, err := b.Open(ctx, key); !errors.Is(err, storage.ErrNotFound) {
+			if obj != nil {
+				obj.Close()
+			}
+			t.Errorf("Open(%q) = %v, want storage.ErrNotFound", key, err)
+		}
+	}
+}

@@ -82,6 +82,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Webhooks", webhookTests()},
 		{"AccountCap", accountCapTests()},
 		{"Files", fileTests()},
+		{"Control", controlTests()},
+		{"Idempotency", idempotencyTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -183,6 +183,12 @@ type Config struct {
 	// NotifierTimeout: see DefaultNotifierTimeout.
 	NotifierTimeout time.Duration
 
+	// Signal carries command changes (status, progress, cancel requests)
+	// between the engine processes sharing the store, so that they wake
+	// at once (see CommandSignal). Default: none; each process then reads
+	// the store every WatchInterval while it has something to watch.
+	Signal CommandSignal
+
 	// Logger receives the engine's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the engine's clock. Default: time.Now.

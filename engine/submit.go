@@ -72,9 +72,9 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	// The command is durable now. If the push fails, the recovery sweep
 	// finds the command in the store and queues it.
 	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
-		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
+		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "account_id", accountID, "err", err)
 	}
-	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)
+	e.log.Debug("command accepted", "command_id", cmd.ID, "account_id", accountID)
 	return cmd, nil
 }
 

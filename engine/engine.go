@@ -166,7 +166,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.every(acceptCtx, e.cfg.SweepInterval, "recovery sweep", e.sweep)
 	go e.every(acceptCtx, e.cfg.FileSweepInterval, "file sweep", func(ctx context.Context) error {
 		_, err := e.SweepFiles(ctx)
-		return err
+		return errors.Join(err, e.expireIdempotencyKeys(ctx))
 	})
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	e.stopCancelWatch = stopWatch

@@ -179,10 +179,15 @@ func (t *progressTracker) write() {
 	t.e.commandChanged(t.c.cmd.ID)
 }
 
-// complete records 100 at once: every step has run.
+// complete records 100 at once: every step has run. A command whose
+// progress was never known keeps none.
 func (t *progressTracker) complete() {
 	t.stop()
 	t.mu.Lock()
+	if t.percent < 0 {
+		t.mu.Unlock()
+		return
+	}
 	zero := 0.0
 	t.percent, t.eta, t.dirty = 100, &zero, true
 	t.mu.Unlock()

@@ -24,7 +24,7 @@ type metrics struct {
 }
 
 func newMetrics(e *Engine) *metrics {
-	return &metrics{
+	m := &metrics{
 		e: e,
 		ffmpegSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "openrender_ffmpeg_seconds",
@@ -46,6 +46,11 @@ func newMetrics(e *Engine) *metrics {
 		running: prometheus.NewDesc("openrender_commands_running",
 			"Commands running on this process.", nil, nil),
 	}
+	// Every outcome shows from the start, at 0, so rates work at once.
+	for _, o := range []string{"success", "retry", "failed"} {
+		m.webhookAttempts.WithLabelValues(o)
+	}
+	return m
 }
 
 // Collector returns the engine's metrics as one prometheus.Collector:

@@ -193,3 +193,6 @@ func (e *Engine) listenSignals(ctx context.Context) {
 		sleepCtx(ctx, time.Second)
 	}
 }
+
+// Running is how many commands run in this process now.
+func (e *Engine) Running() int { return e.runningCount() }

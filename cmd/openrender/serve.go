@@ -350,10 +350,11 @@ func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL string, f s
 	fmt.Fprintf(out, "  storage:   %s (links: %s)\n", redactURL(storageURL), publicURL)
 	fmt.Fprintf(out, "  work dir:  %s\n", cfg.WorkDir)
 	fmt.Fprintf(out, "  workers:   %d (node %s)\n", cfg.Workers, cfg.NodeID)
-	fmt.Fprintf(out, "  ffmpeg:    %s, %s\n", cfg.FFmpegPath, eng.SandboxState())
 	if f.allowPrivateURLs {
 		fmt.Fprintf(out, "  private URLs: allowed (--allow-private-urls)\n")
 	}
+	// Last line of the block (tests wait for it): how ffmpeg is confined.
+	fmt.Fprintf(out, "  ffmpeg:    %s, %s\n", cfg.FFmpegPath, eng.SandboxState())
 	if createdKey != "" {
 		fmt.Fprintf(out, "\nCreated an API key for account %q. It is shown only this once:\n\n  %s\n\n", engine.DefaultAccount, createdKey)
 		fmt.Fprintf(out, "Try: curl -H 'X-API-KEY: %s' http://%s/api/v1/commands?limit=1\n", createdKey, addr)

@@ -65,8 +65,13 @@ type Command struct {
 	TotalProcessingSeconds  *float64 `json:"total_processing_seconds,omitempty"`
 	FFmpegCommandRunSeconds *float64 `json:"ffmpeg_command_run_seconds,omitempty"`
 	// The error fields are present only when FAILED.
-	ErrorStatus     string                `json:"error_status,omitempty"`
-	ErrorMessage    string                `json:"error_message,omitempty"`
+	ErrorStatus  string `json:"error_status,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	// Progress (0–100) and ETASeconds are present only while PROCESSING,
+	// once known (extension: ffmpeg's own progress against the planned
+	// duration; absent when that is unknown, never a guess).
+	Progress        *float64              `json:"progress,omitempty"`
+	ETASeconds      *float64              `json:"eta_seconds,omitempty"`
 	Metadata        map[string]any        `json:"metadata"` // as submitted; null if none
 	OriginalRequest json.RawMessage       `json:"original_request"`
 	OutputFiles     map[string]OutputFile `json:"output_files"`

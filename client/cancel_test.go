@@ -1,8 +1,3 @@
-//go:build pending_merge
-
-// These tests need cancel and progress (issue 8), built on another branch;
-// the build tag comes off when that branch is merged.
-
 package client_test
 
 import (

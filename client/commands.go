@@ -23,13 +23,11 @@ const (
 )
 
 // Command is the command object GET /api/v1/commands/{id} returns (and a
-// webhook carries), plus the progress fields of the extension.
+// webhook carries), with the methods a caller needs to act on it. Progress
+// and ETASeconds are set while it is PROCESSING, by servers that report
+// progress (an extension).
 type Command struct {
 	api.Command
-	// Progress (0–100) and ETASeconds are set while the command is
-	// PROCESSING, by servers that report progress (an extension).
-	Progress   *float64 `json:"progress,omitempty"`
-	ETASeconds *float64 `json:"eta_seconds,omitempty"`
 }
 
 // Done reports whether the command has finished (SUCCESS or FAILED).

@@ -59,7 +59,7 @@ func (e *Engine) deferForAccount(ctx context.Context, id string) {
 		return // the sweep will queue it again
 	}
 	e.log.Debug("account at its limit of running commands; the command waits", "command_id", id,
-		"account", cmd.AccountID, "max_running_per_account", e.cfg.MaxRunningPerAccount)
+		"account_id", cmd.AccountID, "max_running_per_account", e.cfg.MaxRunningPerAccount)
 	e.waiters.add(cmd.AccountID, id)
 }
 
@@ -73,7 +73,7 @@ func (e *Engine) wakeAccount(account string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.cfg.Queue.Push(ctx, id); err != nil {
-		e.log.Warn("could not queue a waiting command; the sweep will", "command_id", id, "err", err)
+		e.log.Warn("could not queue a waiting command; the sweep will", "command_id", id, "account_id", account, "err", err)
 	}
 }
 

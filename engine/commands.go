@@ -100,6 +100,14 @@ func (e *Engine) CommandObject(ctx context.Context, c *CommandInfo) (api.Command
 		obj.TotalProcessingSeconds = c.TotalProcessingSeconds
 		obj.FFmpegCommandRunSeconds = c.FFmpegRunSeconds
 	}
+	if c.Status == store.StatusProcessing && c.Progress != nil {
+		p := c.Progress.Percent
+		obj.Progress = &p
+		if c.Progress.ETASeconds != nil {
+			eta := *c.Progress.ETASeconds
+			obj.ETASeconds = &eta
+		}
+	}
 	if c.Status == store.StatusFailed {
 		obj.ErrorStatus = c.ErrorStatus
 		obj.ErrorMessage = c.ErrorMessage

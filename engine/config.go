@@ -133,8 +133,11 @@ type Config struct {
 	// engine, bytes and all, their records kept with is_deleted. Default:
 	// 0, keep forever.
 	Retention time.Duration
-	// FileSweepInterval: see DefaultFileSweepInterval.
+	// FileSweepInterval: see DefaultFileSweepInterval. The same sweep
+	// deletes Idempotency-Key records past IdempotencyTTL.
 	FileSweepInterval time.Duration
+	// IdempotencyTTL: see DefaultIdempotencyTTL.
+	IdempotencyTTL time.Duration
 
 	// FFmpegPath and FFprobePath default to the programs found on PATH.
 	FFmpegPath  string
@@ -182,6 +185,12 @@ type Config struct {
 	Notifiers []notify.Notifier
 	// NotifierTimeout: see DefaultNotifierTimeout.
 	NotifierTimeout time.Duration
+
+	// Signal carries command changes (status, progress, cancel requests)
+	// between the engine processes sharing the store, so that they wake
+	// at once (see CommandSignal). Default: none; each process then reads
+	// the store every WatchInterval while it has something to watch.
+	Signal CommandSignal
 
 	// Logger receives the engine's logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -266,6 +275,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FileSweepInterval <= 0 {
 		c.FileSweepInterval = DefaultFileSweepInterval
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	if c.StderrTailBytes <= 0 {
 		c.StderrTailBytes = DefaultStderrTailBytes

@@ -33,6 +33,18 @@ type Engine struct {
 
 	// finished wakes Wait callers when a command of this process ends.
 	finished *broadcaster
+	// changed wakes Watch callers when a command's status or progress
+	// changes (in this process, or in another one through Config.Signal).
+	changed *broadcaster
+	metrics *metrics
+
+	// running maps the commands running here to their cancel functions.
+	runMu   sync.Mutex
+	running map[string]context.CancelCauseFunc
+	// cancelWatch is watchCancels and listenSignals, stopped by Stop
+	// once no command runs here any more.
+	cancelWatch     sync.WaitGroup
+	stopCancelWatch context.CancelFunc
 	// webhooks delivers webhook events while the engine runs.
 	webhooks     *notify.WebhookSender
 	stopWebhooks context.CancelFunc
@@ -75,9 +87,12 @@ func New(cfg Config) (*Engine, error) {
 			UserAgent:    "OpenRender/1.0",
 		}),
 		finished: newBroadcaster(),
+		changed:  newBroadcaster(),
 		waiters:  newAccountWaiters(),
+		running:  map[string]context.CancelCauseFunc{},
 	}
-	e.webhooks, err = newWebhookSender(cfg, e.log)
+	e.metrics = newMetrics(e)
+	e.webhooks, err = newWebhookSender(cfg, e.log, e.metrics.webhookResult)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +166,16 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.every(acceptCtx, e.cfg.SweepInterval, "recovery sweep", e.sweep)
 	go e.every(acceptCtx, e.cfg.FileSweepInterval, "file sweep", func(ctx context.Context) error {
 		_, err := e.SweepFiles(ctx)
-		return err
+		return errors.Join(err, e.expireIdempotencyKeys(ctx))
 	})
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	e.stopCancelWatch = stopWatch
+	e.cancelWatch.Add(1)
+	go e.watchCancels(watchCtx)
+	if e.cfg.Signal != nil {
+		e.cancelWatch.Add(1)
+		go e.listenSignals(watchCtx)
+	}
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	e.stopWebhooks = stopSending
 	e.sending.Add(1)
@@ -196,6 +219,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 		<-done
 	}
 	e.hardStop()
+	e.stopCancelWatch()
+	e.cancelWatch.Wait()
 	e.sweeper.Wait()
 	// Attempts in flight end within the webhook timeout and are recorded;
 	// past ctx, they are left to expire and be retried by the next engine.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -33,6 +34,7 @@ const inputProtocols = "file,crypto,data"
 func withEngineArgs(argv []string, cpuSeconds, maxPixels int64) []string {
 	out := make([]string, 0, len(engineArgs)+len(argv)+16)
 	out = append(out, engineArgs...)
+	out = append(out, progressArgs...)
 	out = append(out, "-timelimit", strconv.FormatInt(cpuSeconds, 10))
 	for _, a := range argv {
 		if a == "-i" {
@@ -55,7 +57,7 @@ func cpuSecondsFor(timeout time.Duration) int64 {
 // inputURLs and paths map aliases to what the user gave and to the relative
 // paths on the command line, to tell an unreadable input from other failures.
 func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeout time.Duration,
-	inputURLs map[string]string, paths map[string]string) (time.Duration, error) {
+	inputURLs map[string]string, paths map[string]string, progress io.Writer) (time.Duration, error) {
 	if timeout <= 0 {
 		return 0, failf(ErrorTimeout, "the command used up its max_command_run_seconds before this step started")
 	}
@@ -79,6 +81,7 @@ func (e *Engine) runFFmpeg(ctx context.Context, dir string, argv []string, timeo
 		MaxMemoryBytes:  e.cfg.MaxMemoryBytes,
 		MaxProcesses:    e.cfg.MaxProcesses,
 		Writable:        writableDirs(dir),
+		Stdout:          progress,
 	}
 	res, err := e.runner.Run(ctx, spec)
 	if err != nil {

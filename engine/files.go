@@ -137,7 +137,7 @@ func (e *Engine) StoreFile(ctx context.Context, accountID, fileURL string) (*sto
 
 // fetchFile is StoreFile's background half.
 func (e *Engine) fetchFile(ctx context.Context, f *store.File) {
-	log := e.log.With("file_id", f.ID, "account", f.AccountID)
+	log := e.log.With("file_id", f.ID, "account_id", f.AccountID)
 	dir, err := e.fileWorkDir(f.ID)
 	if err != nil {
 		e.finishFile(f, e.fileFailure(log, err), log)
@@ -298,7 +298,7 @@ func (e *Engine) UploadFile(ctx context.Context, accountID, name string, r io.Re
 		return nil, fmt.Errorf("%w (%d bytes)", ErrUploadTooLarge, e.cfg.MaxUploadBytes)
 	}
 	f := e.newFileRecord(id, accountID, name, "")
-	log := e.log.With("file_id", id, "account", accountID)
+	log := e.log.With("file_id", id, "account_id", accountID)
 	// The record comes first, PROCESSING: bytes are never in the bucket
 	// without a record that leads to them. If this process dies before
 	// the result is recorded, the file sweep fails the record and deletes

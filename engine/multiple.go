@@ -53,7 +53,7 @@ func (e *Engine) SubmitMultiple(ctx context.Context, accountID string, reqs []Su
 			e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
 		}
 	}
-	e.log.Debug("commands accepted", "count", len(cmds), "account", accountID)
+	e.log.Debug("commands accepted", "count", len(cmds), "account_id", accountID)
 	return cmds, nil
 }
 

@@ -59,7 +59,7 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 	c := &claim{
 		cmd:   cmd,
 		lease: lease,
-		log:   e.log.With("command_id", cmd.ID, "account", cmd.AccountID),
+		log:   e.log.With("command_id", cmd.ID, "account_id", cmd.AccountID),
 		dir:   filepath.Join(e.runsDir(), cmd.ID+"."+strconv.Itoa(cmd.Attempts)),
 	}
 	// However the run ends, the account has a free place again.
@@ -83,6 +83,7 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 	// If the lease is lost it cancels the run with errLeaseLost.
 	ctx, cancelRun := context.WithCancelCause(context.Background())
 	defer cancelRun(nil)
+	defer e.trackRun(cmd.ID, cancelRun)()
 	stopOnShutdown := context.AfterFunc(runCtx, func() { cancelRun(errShutdown) })
 	defer stopOnShutdown()
 	hbCtx, stopHeartbeat := context.WithCancel(context.Background())
@@ -96,12 +97,25 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 		<-heartbeatDone
 	}()
 
+	e.commandChanged(cmd.ID) // QUEUED → PROCESSING
+	if !cmd.CancelRequestedAt.IsZero() {
+		// Cancelled while its earlier worker had it (that worker died or
+		// shut down): it does not run again.
+		c.log.Info("command cancelled before this attempt started")
+		e.finish(c, cancelledOutcome(), 0)
+		return
+	}
 	c.log.Info("command started", "attempt", cmd.Attempts)
 	outcome, ffmpegTime, runErr := e.run(ctx, c)
 	switch {
 	case errors.Is(context.Cause(ctx), errLeaseLost):
 		c.log.Warn("lease lost while running; another worker owns the command now")
 		e.discardOutputs(c, outcome.Files)
+	case runErr != nil && errors.Is(context.Cause(ctx), errCancelled):
+		// ffmpeg was killed and the work dir removed by run; outputs
+		// already uploaded were deleted by storeOutputs.
+		c.log.Info("command cancelled while it ran", "ffmpeg_seconds", roundSeconds(ffmpegTime))
+		e.finish(c, cancelledOutcome(), ffmpegTime)
 	case runErr != nil: // interrupted by shutdown
 		e.release(c)
 	default:
@@ -212,13 +226,34 @@ func (e *Engine) run(ctx context.Context, c *claim) (store.Outcome, time.Duratio
 	if err != nil {
 		return fail(err)
 	}
+	// Which argv words are the command's own files, for the progress
+	// estimate: inputs, outputs, and a chain's intermediates (tmp/…),
+	// which a later step may read.
+	filePaths, outputPaths := map[string]bool{}, map[string]bool{}
+	for alias, p := range paths {
+		filePaths[p] = true
+		if _, ok := cmd.Spec.OutputFiles[alias]; ok {
+			outputPaths[p] = true
+		}
+	}
+	for _, argv := range argvs {
+		for _, word := range argv {
+			if strings.HasPrefix(word, tmpDir+"/") {
+				filePaths[word] = true
+			}
+		}
+	}
+	progress := e.newProgressTracker(c, len(tmpl.Steps))
+	defer progress.stop()
 	for step, argv := range argvs {
-		took, err := e.runFFmpeg(ctx, dir, argv, timeout-ffmpegTime, cmd.Spec.InputFiles, paths)
+		progress.startStep(ctx, step, argv, dir, filePaths, outputPaths)
+		took, err := e.runFFmpeg(ctx, dir, argv, timeout-ffmpegTime, cmd.Spec.InputFiles, paths, progress.output())
 		ffmpegTime += took
 		if err != nil {
 			return fail(stepError(err, step, len(tmpl.Steps)))
 		}
 	}
+	progress.complete()
 
 	phase = time.Now()
 	files, err := e.storeOutputs(ctx, c)
@@ -267,6 +302,9 @@ func (e *Engine) finish(c *claim, o store.Outcome, ffmpegTime time.Duration) {
 		sleepCtx(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
 	e.finished.signal(c.cmd.ID)
+	e.commandChanged(c.cmd.ID)
+	e.metrics.finishedCommand(o)
+	e.metrics.ranFFmpeg(ffmpegTime)
 	e.announced(c, a)
 	if o.Status == store.StatusSuccess {
 		c.log.Info("command succeeded", "seconds", o.TotalProcessingSeconds, "ffmpeg_seconds", o.FFmpegRunSeconds)
@@ -283,6 +321,7 @@ func (e *Engine) release(c *claim) {
 		c.log.Warn("could not release the command; it runs again when its lease expires", "err", err)
 		return
 	}
+	e.commandChanged(c.cmd.ID)
 	c.log.Info("command released for another engine to run")
 }
 

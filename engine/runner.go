@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -45,6 +46,10 @@ type RunSpec struct {
 	// sandboxing runner lets the program read Dir and write only these; a
 	// plain runner ignores it.
 	Writable []string
+	// Stdout receives the program's standard output; nil discards it.
+	// The engine reads ffmpeg's -progress output there. Writes to it do
+	// not block (a Runner may call it from its own goroutine).
+	Stdout io.Writer
 }
 
 // RunResult is how a run ended.
@@ -114,7 +119,10 @@ func runProcess(ctx context.Context, spec RunSpec, newCmd func(context.Context) 
 	if cmd.Env == nil {
 		cmd.Env = []string{} // never inherit the engine's environment
 	}
-	cmd.Stderr = tail // stdin and stdout stay nil: /dev/null
+	cmd.Stderr = tail // stdin stays nil: /dev/null
+	if cmd.Stdout == nil && spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild holding stderr open can't keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second

@@ -36,9 +36,9 @@ func (r sandboxRunner) Run(ctx context.Context, spec RunSpec) (RunResult, error)
 	return r.run(ctx, spec, nil)
 }
 
-// run is Run with the program's stdout going to stdout (nil: /dev/null).
-// RunSpec has no stdout because ffmpeg's is never read; ffprobe's is its
-// answer (see ffprobeRunner).
+// run is Run with the program's stdout going to stdout (nil: to
+// spec.Stdout, or /dev/null). ffprobe's stdout is its answer (see
+// ffprobeRunner); ffmpeg's carries its -progress output.
 func (r sandboxRunner) run(ctx context.Context, spec RunSpec, stdout io.Writer) (RunResult, error) {
 	res, err := runProcess(ctx, spec, func(ctx context.Context) (*exec.Cmd, error) {
 		cmd, err := sandbox.Command(ctx, sandbox.Spec{
@@ -57,7 +57,10 @@ func (r sandboxRunner) run(ctx context.Context, spec RunSpec, stdout io.Writer) 
 		if err != nil {
 			return nil, err
 		}
-		cmd.Stdout = stdout // runProcess leaves Stdout alone
+		if stdout == nil {
+			stdout = spec.Stdout
+		}
+		cmd.Stdout = stdout // runProcess leaves a set Stdout alone
 		return cmd, nil
 	}, false)
 	if err == nil && res.ExitCode == sandbox.HelperFailedExit {

@@ -114,7 +114,7 @@ func TestSandboxRunnerReportsHelperFailures(t *testing.T) {
 
 func TestEngineArgsGuardEveryInput(t *testing.T) {
 	got := strings.Join(withEngineArgs([]string{"-i", "in/a.mp4", "-f", "lavfi", "-i", "color", "-map", "0", "out/x.mp4"}, 61, 100), " ")
-	want := "-hide_banner -nostats -nostdin -y -timelimit 61 " +
+	want := "-hide_banner -nostats -nostdin -y -progress pipe:1 -timelimit 61 " +
 		"-protocol_whitelist file,crypto,data -max_pixels 100 -i in/a.mp4 -f lavfi " +
 		"-protocol_whitelist file,crypto,data -max_pixels 100 -i color -map 0 out/x.mp4"
 	if got != want {

@@ -60,7 +60,7 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
 		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
 	}
-	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)
+	e.log.Debug("command accepted", "command_id", cmd.ID, "account_id", accountID)
 	return cmd, nil
 }
 

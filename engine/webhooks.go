@@ -249,7 +249,7 @@ func (e *Engine) announced(c *claim, a announcement) {
 
 // newWebhookSender makes the sender that Start runs. It is made in New so
 // that the engine's fields never change once handlers may read them.
-func newWebhookSender(cfg Config, log *slog.Logger) (*notify.WebhookSender, error) {
+func newWebhookSender(cfg Config, log *slog.Logger, onResult func(store.WebhookResult)) (*notify.WebhookSender, error) {
 	client := fetch.NewClient(fetch.Options{
 		AllowPrivate: cfg.AllowPrivateURLs,
 		NoRedirects:  true,
@@ -266,6 +266,7 @@ func newWebhookSender(cfg Config, log *slog.Logger) (*notify.WebhookSender, erro
 		AttemptTimeout: cfg.WebhookTimeout,
 		DisableAfter:   cfg.WebhookDisableAfter,
 		Senders:        cfg.WebhookSenders,
+		OnResult:       onResult,
 		Logger:         log,
 		Now:            cfg.Now,
 	})

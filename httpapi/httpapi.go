@@ -3,7 +3,10 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openrender/openrender/api"
 	"github.com/openrender/openrender/engine"
@@ -34,16 +37,26 @@ type Config struct {
 	RateLimitBurst int
 	// Now is the rate limiter's clock. Default: time.Now.
 	Now func() time.Time
+	// MetricsRegistry is where GET /metrics gathers from; the handler
+	// registers the engine's and its own collectors in it. Default: a new
+	// registry of the handler's own, with the Go runtime and process
+	// collectors (never the global prometheus.DefaultRegisterer).
+	MetricsRegistry *prometheus.Registry
 }
 
 type handler struct {
 	eng   *engine.Engine
 	cfg   Config
 	log   *slog.Logger
-	mux   *http.ServeMux
+	mux   *routeMux
 	links *storage.LinkSigner
 	// limiter is nil when rate limiting is off.
 	limiter *rateLimiter
+	// idemDone wakes requests waiting for another request with the same
+	// Idempotency-Key to answer.
+	idemDone signals
+	metrics  *httpMetrics
+	registry *prometheus.Registry
 }
 
 // New returns the handler for every endpoint of the contract that the engine
@@ -61,11 +74,13 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handler{eng: eng, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), links: cfg.LinkSigner,
+	h := &handler{eng: eng, cfg: cfg, log: cfg.Logger, mux: newRouteMux(), links: cfg.LinkSigner,
 		limiter: newRateLimiter(cfg.RateLimitPerMinute, cfg.RateLimitBurst, cfg.Now)}
 	if h.log == nil {
 		h.log = eng.Config().Logger
 	}
+	h.metrics = newHTTPMetrics()
+	h.registry = newRegistry(cfg, eng.Collector(), h.metrics.requests, h.metrics.duration)
 	if h.links == nil {
 		if s, ok := eng.Config().Storage.(interface{ LinkSigner() *storage.LinkSigner }); ok {
 			h.links = s.LinkSigner()
@@ -85,6 +100,8 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 	h.mux.Handle("GET /api/v1/webhook-deliveries", h.authed(h.listWebhookDeliveries))
 	h.mux.Handle("POST /api/v1/webhook-deliveries/{id}/redeliver", h.authed(h.redeliver))
 	h.fileRoutes()
+	h.controlRoutes()
+	h.opsRoutes()
 	if h.links != nil {
 		h.mux.HandleFunc("GET "+storage.LinkPrefix+"{key...}", h.serveLink)
 		h.mux.HandleFunc("GET "+storage.DirLinkPrefix+"{expires}/{signature}/{key...}", h.serveDirLink)
@@ -95,6 +112,21 @@ func New(eng *engine.Engine, cfg Config) http.Handler {
 // ServeHTTP routes the request, answering unknown paths and methods with
 // the contract's JSON error body rather than net/http's plain text.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusRecorder{ResponseWriter: w}
+	w = sw
+	_, pattern := h.mux.Handler(r)
+	route := "unmatched"
+	if pattern != "" {
+		route = pattern
+		if _, path, ok := strings.Cut(pattern, " "); ok {
+			route = path
+		}
+	}
+	defer func() {
+		h.metrics.requests.WithLabelValues(r.Method, route, sw.code()).Inc()
+		h.metrics.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -104,8 +136,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, api.CodeInternalError, "The server hit an internal error; it was logged.", nil)
 		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		h.mux.ServeHTTP(&errorBodyWriter{ResponseWriter: w}, r)
+		return
+	}
+	if r.Method == http.MethodPost && r.Header.Get(IdempotencyKeyHeader) != "" {
+		h.idempotent(w, r, h.mux)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

@@ -71,6 +71,10 @@ type SenderConfig struct {
 	LeaseDuration time.Duration
 	// IdleWake: see DefaultIdleWake.
 	IdleWake time.Duration
+	// OnResult, if set, hears about every attempt's result as soon as it
+	// is known (before it is recorded): for metrics. It must not block.
+	// Default: nil.
+	OnResult func(store.WebhookResult)
 	// Logger receives delivery logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -219,6 +223,9 @@ func (s *WebhookSender) claimAndSend(ctx context.Context, results chan<- store.W
 			go func() {
 				defer inFlight.Done()
 				r := s.attempt(c)
+				if s.cfg.OnResult != nil {
+					s.cfg.OnResult(r)
+				}
 				<-s.slots
 				results <- r
 			}()
@@ -298,7 +305,7 @@ func (s *WebhookSender) attempt(c *store.WebhookClaim) store.WebhookResult {
 	default:
 		r.Error = fmt.Sprintf("HTTP %d", code)
 	}
-	log := s.cfg.Logger.With("event_id", e.ID, "command_id", e.CommandID, "attempt", d.Attempt)
+	log := s.cfg.Logger.With("event_id", e.ID, "command_id", e.CommandID, "account_id", e.AccountID, "attempt", d.Attempt)
 	if r.Success {
 		log.Debug("webhook delivered", "status", code, "latency", r.Latency)
 		return r

@@ -153,6 +153,13 @@ type Command struct {
 	// command over from a worker whose lease had expired.
 	Attempts   int
 	LostLeases int
+
+	// Progress is the latest progress its worker recorded (nil if none);
+	// only meaningful while PROCESSING. See CommandControl.
+	Progress *Progress
+	// CancelRequestedAt is when a cancel was requested for the running
+	// command; zero if none was.
+	CancelRequestedAt time.Time
 }
 
 // File is one stored file: a command's output (CommandID and Alias set), or
@@ -349,6 +356,8 @@ type Store interface {
 	Files
 	Webhooks
 	Presets
+	CommandControl
+	Idempotency
 	// Close releases the store's resources.
 	Close() error
 }

@@ -186,8 +186,10 @@ func TestFlagsFromEnvironment(t *testing.T) {
 			t.Errorf("OPENRENDER_DATA_DIR: %v", err)
 		}
 		out := s.waitStdout(bannerDone, 10*time.Second)
-		if !strings.Contains(out, "workers:      1 ") || !strings.Contains(out, "private URLs: allowed") {
-			t.Errorf("the banner does not show OPENRENDER_WORKERS=1 and private URLs allowed:\n%s", out)
+		if !strings.Contains(out, "workers:   1 ") || !strings.Contains(out, "private URLs: allowed") ||
+			!strings.Contains(out, "listening on http://") || !strings.Contains(out, "database:  sqlite://"+dataDir) ||
+			!strings.Contains(out, "ffmpeg:    /") || !strings.Contains(out, "sandboxed (") {
+			t.Errorf("the banner does not show the address, the database, the sandbox, OPENRENDER_WORKERS=1 and private URLs allowed:\n%s", out)
 		}
 		// A loopback input is accepted (it fails later, at download).
 		if code, body := s.do("POST", "/api/v1/run-ffmpeg-command", k1, privateInput); code != http.StatusOK {
@@ -232,7 +234,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		if code, body := s.do("POST", "/api/v1/run-ffmpeg-command", flagKey, privateInput); code != http.StatusUnprocessableEntity {
 			t.Errorf("a loopback input with --allow-private-urls=false over OPENRENDER_ALLOW_PRIVATE_URLS=true: %d %s, want 422", code, body)
 		}
-		if out := s.waitStdout(bannerDone, 10*time.Second); !strings.Contains(out, "workers:      1 ") {
+		if out := s.waitStdout(bannerDone, 10*time.Second); !strings.Contains(out, "workers:   1 ") {
 			t.Errorf("OPENRENDER_WORKERS=1 did not apply next to other flags:\n%s", out)
 		}
 		s.stopOK()

@@ -216,7 +216,8 @@ func TestParseInterleaved(t *testing.T) {
 func TestProgressLine(t *testing.T) {
 	p := &progressView{tty: true}
 	half, eta := 50.0, 12.0
-	cmd := &client.Command{Progress: &half, ETASeconds: &eta}
+	cmd := &client.Command{}
+	cmd.Progress, cmd.ETASeconds = &half, &eta
 	cmd.Status = client.StatusProcessing
 	line := p.ttyLine(cmd)
 	if !strings.Contains(line, " 50%") || !strings.Contains(line, "eta 12s") || strings.Count(line, "█") != barWidth/2 {
@@ -235,7 +236,8 @@ func TestProgressLine(t *testing.T) {
 	plain := &progressView{w: &b, id: "c1"}
 	for _, pr := range []float64{1, 5, 12, 19, 25} {
 		v := pr
-		c := &client.Command{Progress: &v}
+		c := &client.Command{}
+		c.Progress = &v
 		c.Status = client.StatusProcessing
 		plain.update(c)
 	}

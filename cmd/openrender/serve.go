@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -231,6 +232,7 @@ func runServer(f serveFlags, out io.Writer) error {
 	}
 	stopSignals() // a second signal now kills the process at once
 	log.Info("shutting down: no new requests; running commands may finish", "grace", f.shutdownGrace)
+	printShutdown(out, f.shutdownGrace, eng.Running())
 	graceCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
 	// Both at once: workers stop taking commands the moment the signal
@@ -243,6 +245,7 @@ func runServer(f serveFlags, out io.Writer) error {
 	err = eng.Stop(graceCtx)
 	<-drained
 	srv.Close() // whatever outlived the grace period
+	fmt.Fprintln(out, "OpenRender stopped.")
 	return err
 }
 
@@ -333,18 +336,45 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// printBanner prints, once the server listens, one short block that says
+// where it listens, where it keeps its data, and how ffmpeg is confined.
 func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL string, f serveFlags, eng *engine.Engine, createdKey string) {
 	cfg := eng.Config()
+	database := f.databaseURL
+	if database == "" {
+		database = "sqlite://" + filepath.Join(dataDir, "openrender.db")
+	}
 	fmt.Fprintf(out, "OpenRender %s listening on http://%s\n", version, addr)
-	fmt.Fprintf(out, "  data dir:     %s\n", dataDir)
-	fmt.Fprintf(out, "  storage:      %s (links: %s)\n", storageURL, publicURL)
-	fmt.Fprintf(out, "  workers:      %d (node %s)\n", cfg.Workers, cfg.NodeID)
-	fmt.Fprintf(out, "  ffmpeg:       %s\n", cfg.FFmpegPath)
+	fmt.Fprintf(out, "  API:       http://%s/api/v1  (OpenAPI: /api/v1/openapi.json; /healthz /readyz /metrics)\n", addr)
+	fmt.Fprintf(out, "  database:  %s\n", redactURL(database))
+	fmt.Fprintf(out, "  storage:   %s (links: %s)\n", redactURL(storageURL), publicURL)
+	fmt.Fprintf(out, "  work dir:  %s\n", cfg.WorkDir)
+	fmt.Fprintf(out, "  workers:   %d (node %s)\n", cfg.Workers, cfg.NodeID)
 	if f.allowPrivateURLs {
 		fmt.Fprintf(out, "  private URLs: allowed (--allow-private-urls)\n")
 	}
+	// Last line of the block (tests wait for it): how ffmpeg is confined.
+	fmt.Fprintf(out, "  ffmpeg:    %s, %s\n", cfg.FFmpegPath, eng.SandboxState())
 	if createdKey != "" {
 		fmt.Fprintf(out, "\nCreated an API key for account %q. It is shown only this once:\n\n  %s\n\n", engine.DefaultAccount, createdKey)
 		fmt.Fprintf(out, "Try: curl -H 'X-API-KEY: %s' http://%s/api/v1/commands?limit=1\n", createdKey, addr)
 	}
+}
+
+// printShutdown says what shutting down will do, in the same short style.
+func printShutdown(out io.Writer, grace time.Duration, running int) {
+	fmt.Fprintf(out, "OpenRender shutting down: no new requests or commands; %d running command(s) may finish within %s, then are released for the next start.\n",
+		running, grace)
+}
+
+// redactURL hides a password in a URL shown to people.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

@@ -15,7 +15,8 @@ import (
 const commandColumns = `id, account_id, command_type, status, request, spec, outputs,
 	error_status, error_message, total_processing_seconds, ffmpeg_run_seconds,
 	created_at, updated_at, claimed_at, finished_at,
-	lease_owner, lease_node, lease_expires_at, attempts, lost_leases`
+	lease_owner, lease_node, lease_expires_at, attempts, lost_leases,
+	progress, progress_eta_seconds, progress_at, cancel_requested_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -26,11 +27,14 @@ func scanCommand(r rowScanner) (*store.Command, error) {
 		total, ffmpeg                       sql.NullFloat64
 		created, updated, claimed, finished int64
 		leaseExpires                        int64
+		progress, eta                       sql.NullFloat64
+		progressAt, cancelRequested         int64
 	)
 	if err := r.Scan(&c.ID, &c.AccountID, &c.Type, &c.Status, &request, &spec, &outputs,
 		&c.ErrorStatus, &c.ErrorMessage, &total, &ffmpeg,
 		&created, &updated, &claimed, &finished,
-		&c.LeaseOwner, &c.LeaseNode, &leaseExpires, &c.Attempts, &c.LostLeases); err != nil {
+		&c.LeaseOwner, &c.LeaseNode, &leaseExpires, &c.Attempts, &c.LostLeases,
+		&progress, &eta, &progressAt, &cancelRequested); err != nil {
 		return nil, err
 	}
 	c.Request = json.RawMessage(request)
@@ -51,6 +55,8 @@ func scanCommand(r rowScanner) (*store.Command, error) {
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	c.ClaimedAt, c.FinishedAt = fromMicros(claimed), fromMicros(finished)
 	c.LeaseExpiresAt = fromMicros(leaseExpires)
+	c.Progress = scanProgress(progress, eta, progressAt)
+	c.CancelRequestedAt = fromMicros(cancelRequested)
 	return &c, nil
 }
 
@@ -175,7 +181,8 @@ func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*st
 			lease_owner = ?, lease_node = ?, lease_expires_at = ?,
 			claimed_at = ?, updated_at = ?,
 			attempts = attempts + 1,
-			lost_leases = lost_leases + (status = 'PROCESSING')
+			lost_leases = lost_leases + (status = 'PROCESSING'),
+			progress = NULL, progress_eta_seconds = NULL, progress_at = 0
 		WHERE id = ? AND (status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= ?))
 			AND (? <= 0 OR (SELECT COUNT(*) FROM commands AS running
 				WHERE running.account_id = commands.account_id AND running.status = 'PROCESSING'

@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountCap", accountCapTests()},
 		{"Files", fileTests()},
 		{"Presets", presetTests()},
+		{"Control", controlTests()},
+		{"Idempotency", idempotencyTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

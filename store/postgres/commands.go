@@ -160,16 +160,19 @@ func (s *Store) ClaimCommand(ctx context.Context, id string, l store.Lease) (*st
 	if l.MaxRunningPerAccount <= 0 {
 		c, err = scanCommand(s.pool.QueryRow(ctx, claimSQL, args...))
 	} else {
-		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			var locked bool
-			err := tx.QueryRow(ctx, `SELECT true FROM (SELECT pg_advisory_xact_lock(`+accountLockClass+`, hashtext(account_id))
-				FROM commands WHERE id = $1) AS l`, id).Scan(&locked)
-			if err != nil {
-				return err
-			}
-			c, err = scanCommand(tx.QueryRow(ctx, claimSQL, args...))
-			return err
-		})
+		// One round trip: a batch outside a transaction block runs as one
+		// implicit transaction, which holds the advisory lock until it
+		// ends, and each of its statements takes a new snapshot.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT pg_advisory_xact_lock(`+accountLockClass+`, hashtext(account_id)) FROM commands WHERE id = $1`, id)
+		b.Queue(claimSQL, args...)
+		br := s.pool.SendBatch(ctx, b)
+		if _, err = br.Exec(); err == nil {
+			c, err = scanCommand(br.QueryRow())
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, s.whyNotClaimed(ctx, id, now)

@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"sync"
@@ -100,6 +100,13 @@ func (q *Queue) Push(ctx context.Context, id string) error {
 	return err
 }
 
+// popSQL takes the oldest row no other Pop is taking. Both statements run
+// in one implicit transaction (one simple-protocol query), whose commit
+// need not wait for the disk: a pop lost in a database crash only makes
+// its row (a hint) come back.
+const popSQL = `SET LOCAL synchronous_commit = off;
+	DELETE FROM queue_jobs WHERE id = (SELECT id FROM queue_jobs ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`
+
 // Pop implements queue.Queue.
 func (q *Queue) Pop(ctx context.Context) (string, error) {
 	var timer *time.Timer
@@ -119,16 +126,14 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 		q.mu.Lock()
 		wake := q.wake
 		q.mu.Unlock()
-		var id string
-		err := q.s.pool.QueryRow(ctx, `DELETE FROM queue_jobs WHERE id =
-			(SELECT id FROM queue_jobs ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`).Scan(&id)
+		id, err := q.take(ctx)
 		switch {
-		case err == nil:
-			return id, nil
-		case ctx.Err() != nil:
+		case err != nil && ctx.Err() != nil:
 			return "", ctx.Err()
-		case !errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
 			return "", err
+		case id != "":
+			return id, nil
 		}
 		if timer == nil {
 			timer = time.NewTimer(q.poll)
@@ -144,6 +149,26 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 			return "", queue.ErrClosed
 		}
 	}
+}
+
+// take runs popSQL and returns the id it took, or "" if none was waiting.
+func (q *Queue) take(ctx context.Context) (string, error) {
+	conn, err := q.s.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Release()
+	results, err := conn.Conn().PgConn().Exec(ctx, popSQL).ReadAll()
+	if err != nil {
+		return "", err
+	}
+	if len(results) != 2 {
+		return "", fmt.Errorf("postgres queue: pop returned %d results, want 2", len(results))
+	}
+	if rows := results[1].Rows; len(rows) == 1 {
+		return string(rows[0][0]), nil
+	}
+	return "", nil
 }
 
 // wakeAll wakes every waiting Pop.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/openrender/openrender/queue"
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/template"
 )
@@ -70,8 +71,11 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 		return nil, fmt.Errorf("engine: record command: %w", err)
 	}
 	// The command is durable now. If the push fails, the recovery sweep
-	// finds the command in the store and queues it.
-	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
+	// finds the command in the store and queues it. A queue the store
+	// fills itself has the command already.
+	if fed, ok := e.cfg.Queue.(queue.StoreFed); ok && fed.FedByStore() {
+		// Queued by CreateCommand, in the same transaction.
+	} else if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
 		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
 	}
 	e.log.Debug("command accepted", "command_id", cmd.ID, "account", accountID)

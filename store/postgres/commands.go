@@ -78,7 +78,7 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
 	args := []any{c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs, micros(c.CreatedAt), micros(c.UpdatedAt)}
 	if s.enqueue.Load() {
 		_, err = s.pool.Exec(ctx, `WITH c AS (`+insertCommandSQL+` RETURNING id),
-			q AS (INSERT INTO queue_jobs (id) SELECT id FROM c ON CONFLICT (id) DO NOTHING)
+			q AS (INSERT INTO queue_jobs (id, queued_at) SELECT id, $8 FROM c ON CONFLICT (id) DO NOTHING)
 			SELECT pg_notify($10, '')`, append(args, s.channel())...)
 	} else {
 		_, err = s.pool.Exec(ctx, insertCommandSQL, args...)

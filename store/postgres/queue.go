@@ -88,24 +88,28 @@ func (s *Store) channel() string {
 // it submits, CreateCommand has queued them.
 func (q *Queue) FedByStore() bool { return true }
 
-// Push implements queue.Queue. An id already waiting is not added twice.
+// Push implements queue.Queue. An id already waiting is not added twice. A
+// command's id takes its place by the command's creation time (see
+// queue_jobs in the migrations).
 func (q *Queue) Push(ctx context.Context, id string) error {
 	select {
 	case <-q.closed:
 		return queue.ErrClosed
 	default:
 	}
-	_, err := q.s.pool.Exec(ctx, `WITH q AS (INSERT INTO queue_jobs (id) VALUES ($1) ON CONFLICT (id) DO NOTHING)
-		SELECT pg_notify($2, '')`, id, q.s.channel())
+	_, err := q.s.pool.Exec(ctx, `WITH q AS (INSERT INTO queue_jobs (id, queued_at)
+			SELECT $1, COALESCE((SELECT created_at FROM commands WHERE id = $1), $3)
+			ON CONFLICT (id) DO NOTHING)
+		SELECT pg_notify($2, '')`, id, q.s.channel(), time.Now().UnixMicro())
 	return err
 }
 
-// popSQL takes the oldest row no other Pop is taking. Both statements run
+// popSQL takes the first row no other Pop is taking. Both statements run
 // in one implicit transaction (one simple-protocol query), whose commit
 // need not wait for the disk: a pop lost in a database crash only makes
 // its row (a hint) come back.
 const popSQL = `SET LOCAL synchronous_commit = off;
-	DELETE FROM queue_jobs WHERE id = (SELECT id FROM queue_jobs ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`
+	DELETE FROM queue_jobs WHERE id = (SELECT id FROM queue_jobs ORDER BY queued_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`
 
 // Pop implements queue.Queue.
 func (q *Queue) Pop(ctx context.Context) (string, error) {

@@ -104,7 +104,7 @@ func TestQueuePollsWhenNoNotificationComes(t *testing.T) {
 		got <- id
 	}()
 	time.Sleep(50 * time.Millisecond)
-	if _, err := s.Pool().Exec(t.Context(), `INSERT INTO queue_jobs (id) VALUES ('silent')`); err != nil {
+	if _, err := s.Pool().Exec(t.Context(), `INSERT INTO queue_jobs (id, queued_at) VALUES ('silent', 1)`); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -52,12 +52,16 @@ CREATE INDEX commands_by_lease_node ON commands (lease_node) WHERE lease_node <>
 -- worker. A row is a hint, like a message on a broker: the commands table
 -- decides who runs what. CreateCommand inserts the row in the transaction
 -- that records the command (when the store's queue is in use), and a
--- worker takes one with DELETE … FOR UPDATE SKIP LOCKED.
+-- worker takes one with DELETE … FOR UPDATE SKIP LOCKED. Rows are taken in
+-- the order their commands were created (queued_at; push time for an id
+-- that is not a command), so a command re-queued after its worker died
+-- runs before the backlog that arrived after it.
 CREATE TABLE queue_jobs (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY,
-    id  TEXT PRIMARY KEY
+    seq       BIGINT GENERATED ALWAYS AS IDENTITY,
+    id        TEXT PRIMARY KEY,
+    queued_at BIGINT NOT NULL
 );
-CREATE INDEX queue_jobs_fifo ON queue_jobs (seq);
+CREATE INDEX queue_jobs_order ON queue_jobs (queued_at, seq);
 
 CREATE TABLE files (
     id            TEXT PRIMARY KEY,

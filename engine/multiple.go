@@ -49,9 +49,7 @@ func (e *Engine) SubmitMultiple(ctx context.Context, accountID string, reqs []Su
 		return nil, fmt.Errorf("engine: record commands: %w", err)
 	}
 	for _, cmd := range cmds {
-		if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
-			e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
-		}
+		e.enqueueAccepted(ctx, cmd)
 	}
 	e.log.Debug("commands accepted", "count", len(cmds), "account_id", accountID)
 	return cmds, nil

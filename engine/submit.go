@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/openrender/openrender/queue"
 	"github.com/openrender/openrender/store"
 	"github.com/openrender/openrender/template"
 )
@@ -55,13 +56,22 @@ func (e *Engine) Submit(ctx context.Context, accountID string, req SubmitRequest
 	if err := e.cfg.Store.CreateCommand(ctx, cmd); err != nil {
 		return nil, fmt.Errorf("engine: record command: %w", err)
 	}
-	// The command is durable now. If the push fails, the recovery sweep
-	// finds the command in the store and queues it.
-	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
-		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "err", err)
-	}
+	e.enqueueAccepted(ctx, cmd)
 	e.log.Debug("command accepted", "command_id", cmd.ID, "account_id", accountID)
 	return cmd, nil
+}
+
+// enqueueAccepted hands a command that is durable in the store to the
+// queue. If the push fails, the recovery sweep finds the command in the
+// store and queues it. A queue the store fills itself (queue.StoreFed)
+// already has it: the store queued it in the transaction that recorded it.
+func (e *Engine) enqueueAccepted(ctx context.Context, cmd *store.Command) {
+	if fed, ok := e.cfg.Queue.(queue.StoreFed); ok && fed.FedByStore() {
+		return
+	}
+	if err := e.cfg.Queue.Push(ctx, cmd.ID); err != nil {
+		e.log.Warn("queue push failed; the recovery sweep will queue the command", "command_id", cmd.ID, "account_id", cmd.AccountID, "err", err)
+	}
 }
 
 // newCommand is the QUEUED record of a validated request.

@@ -33,3 +33,11 @@ type Queue interface {
 	// Close wakes every blocked Pop with ErrClosed.
 	Close() error
 }
+
+// StoreFed is implemented by a queue that the state store fills itself, in
+// the transaction that records a command (store/postgres's Queue). The
+// engine does not push the commands it submits to such a queue when
+// FedByStore reports true; its recovery sweeps still push.
+type StoreFed interface {
+	FedByStore() bool
+}

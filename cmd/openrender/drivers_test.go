@@ -13,7 +13,7 @@ func TestLibrariesLinkNoCloudSDK(t *testing.T) {
 	if err != nil {
 		t.Skip("the go tool is not on PATH")
 	}
-	libs := []string{"engine", "storage", "storage/blobstore", "httpapi", "store/sqlite"}
+	libs := []string{"engine", "storage", "storage/blobstore", "httpapi", "store/sqlite", "queue"}
 	for i, l := range libs {
 		libs[i] = "github.com/openrender/openrender/" + l
 	}
@@ -23,7 +23,10 @@ func TestLibrariesLinkNoCloudSDK(t *testing.T) {
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, sdk := range []string{"github.com/aws/", "cloud.google.com/", "github.com/Azure/", "gocloud.dev/blob/s3blob",
-			"gocloud.dev/blob/gcsblob", "gocloud.dev/blob/azureblob"} {
+			"gocloud.dev/blob/gcsblob", "gocloud.dev/blob/azureblob",
+			// Nor a database or broker client: those come with the
+			// store and queue drivers, which only the binary imports.
+			"github.com/jackc/", "github.com/nats-io/", "github.com/rabbitmq/", "gocloud.dev/pubsub"} {
 			if strings.HasPrefix(dep, sdk) {
 				t.Errorf("a library package depends on %s", dep)
 			}
@@ -34,7 +37,9 @@ func TestLibrariesLinkNoCloudSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	for _, d := range []string{"gocloud.dev/blob/s3blob", "gocloud.dev/blob/gcsblob", "gocloud.dev/blob/azureblob"} {
+	for _, d := range []string{"gocloud.dev/blob/s3blob", "gocloud.dev/blob/gcsblob", "gocloud.dev/blob/azureblob",
+		"github.com/openrender/openrender/store/postgres", "github.com/openrender/openrender/queue/natsqueue",
+		"github.com/openrender/openrender/queue/pubsubqueue", "gocloud.dev/pubsub/rabbitpubsub"} {
 		if !strings.Contains(string(out), d+"\n") {
 			t.Errorf("cmd/openrender does not link %s", d)
 		}

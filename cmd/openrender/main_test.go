@@ -140,6 +140,9 @@ type serverOptions struct {
 	// then say where the server will listen (through args or env).
 	bare bool
 	addr string
+	// noHTTP: the server serves no HTTP (--role worker); it is ready once
+	// it prints its banner.
+	noHTTP bool
 }
 
 // startServer starts a server in its own process group and waits until it
@@ -152,7 +155,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 			return s
 		}
 		// Another process may have taken the free port we picked.
-		if o.bare || attempt == 3 || !strings.Contains(s.stderr(), "address already in use") {
+		if o.bare || o.noHTTP || attempt == 3 || !strings.Contains(s.stderr(), "address already in use") {
 			t.Fatalf("%v\n%s", err, s.output())
 		}
 	}
@@ -216,7 +219,25 @@ func tryStartServer(t *testing.T, o serverOptions) (*server, error) {
 			t.Logf("%s", s.output())
 		}
 	})
+	if o.noHTTP {
+		return s, s.waitBanner(30 * time.Second)
+	}
 	return s, s.waitReady(30 * time.Second)
+}
+
+// waitBanner waits until the server has printed its start-up banner.
+func (s *server) waitBanner(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.stdout(), "OpenRender") {
+		if s.hasExited() {
+			return fmt.Errorf("%s exited with code %d before starting", s.name, s.cmd.ProcessState.ExitCode())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not start within %v", s.name, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
 }
 
 // waitReady waits until GET /api/v1/commands?limit=1 gets an HTTP answer

@@ -23,10 +23,19 @@ import (
 	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/httpapi"
 	"github.com/openrender/openrender/notify"
+	"github.com/openrender/openrender/queue"
 	"github.com/openrender/openrender/storage"
 	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/store/postgres"
 	_ "github.com/openrender/openrender/store/sqlite" // the default state store
+)
+
+// The roles of --role.
+const (
+	roleAll    = "all"
+	roleAPI    = "api"
+	roleWorker = "worker"
 )
 
 type serveFlags struct {
@@ -40,6 +49,7 @@ type serveFlags struct {
 	maxInputBytes, maxOutputBytes, maxBodyBytes       int64
 	maxUploadBytes                                    int64
 	signingKey, nodeID, logLevel                      string
+	queueURL, role                                    string
 	webhookSchedule                                   durationList
 	webhookTimeout                                    time.Duration
 	webhookDisableAfter                               int
@@ -74,7 +84,9 @@ func (f *serveFlags) define(fs *flag.FlagSet) {
 	fs.DurationVar(&f.retention, "retention", 0, "delete files and command outputs older than this (e.g. 720h); 0 keeps them forever")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", httpapi.DefaultMaxBodyBytes, "size limit of a JSON request body")
 	fs.StringVar(&f.signingKey, "signing-key", "", "secret that signs local storage links, shared by every process serving them (default: <data-dir>/signing.key, created on first start)")
-	fs.StringVar(&f.nodeID, "node-id", "", "this process's name in leases and logs (default: host name and a random suffix)")
+	fs.StringVar(&f.nodeID, "node-id", "", "this process's name in leases and logs; unique among processes sharing a store (default: host name and a random suffix)")
+	fs.StringVar(&f.queueURL, "queue-url", "", "how accepted commands reach workers: memory (in this process), postgres (the --database-url database itself), nats://host:4222/STREAM (JetStream) or rabbit://NAME?server=amqp://… (default: postgres when the store is Postgres, else memory)")
+	fs.StringVar(&f.role, "role", roleAll, "api (serve HTTP, run no commands), worker (run commands, serve no HTTP) or all")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.webhookSchedule = durationList(notify.DefaultRetrySchedule)
 	fs.Var(&f.webhookSchedule, "webhook-schedule", "comma-separated `delays` before each webhook attempt, the first counted from the command's end and each next from the previous failure; their number is the number of attempts")
@@ -105,6 +117,12 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "openrender serve:", err)
 		return exitUsage
 	}
+	switch f.role {
+	case roleAll, roleAPI, roleWorker:
+	default:
+		fmt.Fprintf(os.Stderr, "openrender serve: --role %q: want api, worker or all\n", f.role)
+		return exitUsage
+	}
 	if err := runServer(f, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "openrender serve:", err)
 		return exitError
@@ -133,19 +151,34 @@ func runServer(f serveFlags, out io.Writer) error {
 	}
 	defer st.Close()
 
+	q, queueName, err := openQueue(ctx, f.queueURL, st)
+	if err != nil {
+		return err
+	}
+	if q != nil {
+		defer q.Close()
+	}
+	if f.role == roleAPI && q == nil {
+		log.Warn("--role api with the in-process queue: no worker hears of new commands until its recovery sweep finds them in the store; use a shared --queue-url")
+	}
+
 	// Keys first: a bad --api-key should stop the start, not half of it.
 	if err := addKeys(ctx, st, f.apiKeys); err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
+	var ln net.Listener
 	publicURL := f.publicURL
-	if publicURL == "" {
-		publicURL = defaultPublicURL(ln.Addr().(*net.TCPAddr))
+	if f.role != roleWorker {
+		if ln, err = net.Listen("tcp", f.addr); err != nil {
+			return err
+		}
+		defer ln.Close()
+		if publicURL == "" {
+			publicURL = defaultPublicURL(ln.Addr().(*net.TCPAddr))
+		}
+	} else if publicURL == "" {
+		publicURL = "http://" + f.addr // links name the API nodes, which serve them
 	}
 
 	key, err := loadSigningKey(f.signingKey, dataDir)
@@ -169,6 +202,7 @@ func runServer(f serveFlags, out io.Writer) error {
 	eng, err := engine.New(engine.Config{
 		Store:                st,
 		Storage:              bucket,
+		Queue:                q,
 		WorkDir:              filepath.Join(dataDir, "work"),
 		NodeID:               f.nodeID,
 		Workers:              f.workers,
@@ -196,8 +230,19 @@ func runServer(f serveFlags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Start(ctx); err != nil {
-		return err
+	if f.role != roleAPI {
+		if err := eng.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if f.role == roleWorker {
+		printBanner(out, "", publicURL, dataDir, storageURL, queueName, f, eng, "")
+		<-ctx.Done()
+		stopSignals() // a second signal now kills the process at once
+		log.Info("shutting down: running commands may finish", "grace", f.shutdownGrace)
+		graceCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
+		defer cancel()
+		return eng.Stop(graceCtx)
 	}
 	// A first key is made only now that nothing else can fail: a key made
 	// by a start that then failed (port in use, no ffmpeg) would never be
@@ -222,7 +267,7 @@ func runServer(f serveFlags, out io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	printBanner(out, ln.Addr().String(), publicURL, dataDir, storageURL, f, eng, createdKey)
+	printBanner(out, ln.Addr().String(), publicURL, dataDir, storageURL, queueName, f, eng, createdKey)
 
 	select {
 	case err := <-serveErr:
@@ -258,6 +303,35 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (store.Store, e
 		return nil, fmt.Errorf("state store: %w", err)
 	}
 	return st, nil
+}
+
+// openQueue opens the --queue-url queue. A nil queue means the engine's
+// default, in-process one. The name says which it is, for the banner.
+func openQueue(ctx context.Context, queueURL string, st store.Store) (queue.Queue, string, error) {
+	pg, isPostgres := st.(*postgres.Store)
+	switch {
+	case queueURL == "" && isPostgres, queueURL == "postgres":
+		if !isPostgres {
+			return nil, "", errors.New("--queue-url postgres needs a postgres:// --database-url")
+		}
+		return pg.Queue(postgres.QueueOptions{}), "postgres (the state store's database)", nil
+	case queueURL == "", queueURL == "memory":
+		return nil, "memory (in this process)", nil
+	}
+	q, err := queue.Open(ctx, queueURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("--queue-url: %w", err)
+	}
+	return q, redactURL(queueURL), nil
+}
+
+// redactURL hides a password in a URL shown in the banner.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // addKeys adds the --api-key keys to the default account.
@@ -336,20 +410,29 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// printBanner prints, once the server listens, one short block that says
+// printBanner prints, once the server runs, one short block that says
 // where it listens, where it keeps its data, and how ffmpeg is confined.
-func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL string, f serveFlags, eng *engine.Engine, createdKey string) {
+func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL, queueName string, f serveFlags, eng *engine.Engine, createdKey string) {
 	cfg := eng.Config()
 	database := f.databaseURL
 	if database == "" {
 		database = "sqlite://" + filepath.Join(dataDir, "openrender.db")
 	}
-	fmt.Fprintf(out, "OpenRender %s listening on http://%s\n", version, addr)
-	fmt.Fprintf(out, "  API:       http://%s/api/v1  (OpenAPI: /api/v1/openapi.json; /healthz /readyz /metrics)\n", addr)
+	if addr != "" {
+		fmt.Fprintf(out, "OpenRender %s listening on http://%s (role %s)\n", version, addr, f.role)
+		fmt.Fprintf(out, "  API:       http://%s/api/v1  (OpenAPI: /api/v1/openapi.json; /healthz /readyz /metrics)\n", addr)
+	} else {
+		fmt.Fprintf(out, "OpenRender %s running (role %s, no HTTP)\n", version, f.role)
+	}
 	fmt.Fprintf(out, "  database:  %s\n", redactURL(database))
 	fmt.Fprintf(out, "  storage:   %s (links: %s)\n", redactURL(storageURL), publicURL)
+	fmt.Fprintf(out, "  queue:     %s\n", redactURL(queueName))
 	fmt.Fprintf(out, "  work dir:  %s\n", cfg.WorkDir)
-	fmt.Fprintf(out, "  workers:   %d (node %s)\n", cfg.Workers, cfg.NodeID)
+	if f.role == roleAPI {
+		fmt.Fprintf(out, "  workers:   none (node %s)\n", cfg.NodeID)
+	} else {
+		fmt.Fprintf(out, "  workers:   %d (node %s)\n", cfg.Workers, cfg.NodeID)
+	}
 	if f.allowPrivateURLs {
 		fmt.Fprintf(out, "  private URLs: allowed (--allow-private-urls)\n")
 	}
@@ -365,16 +448,4 @@ func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL string, f s
 func printShutdown(out io.Writer, grace time.Duration, running int) {
 	fmt.Fprintf(out, "OpenRender shutting down: no new requests or commands; %d running command(s) may finish within %s, then are released for the next start.\n",
 		running, grace)
-}
-
-// redactURL hides a password in a URL shown to people.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

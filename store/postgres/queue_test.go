@@ -1,0 +1,258 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openrender/openrender/internal/pgtest"
+	"github.com/openrender/openrender/queue"
+	"github.com/openrender/openrender/queue/queuetest"
+	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/store/postgres"
+)
+
+func openQueue(t testing.TB, s *postgres.Store, opts postgres.QueueOptions) *postgres.Queue {
+	q := s.Queue(opts)
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+func TestQueueConformance(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queue.Queue {
+		return openQueue(t, open(t), postgres.QueueOptions{})
+	}, queuetest.Options{FIFO: true})
+}
+
+func newCommand(accountID string) *store.Command {
+	now := time.Now()
+	return &store.Command{
+		ID: uuid.NewString(), AccountID: accountID, Type: store.TypeFFmpegCommand, Status: store.StatusQueued,
+		Request: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// Recording a command queues it, in the same statement: a second
+// process's Pop gets it without anyone calling Push, and a command whose
+// insert fails is not queued.
+func TestCreateCommandQueuesIt(t *testing.T) {
+	u, _ := pgtest.Schema(t, "")
+	api, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	worker, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Close()
+	openQueue(t, api, postgres.QueueOptions{})
+	wq := openQueue(t, worker, postgres.QueueOptions{PollInterval: time.Hour}) // woken by NOTIFY only
+	a, err := api.EnsureAccount(t.Context(), "acct", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	popped := make(chan string, 1)
+	go func() {
+		id, err := wq.Pop(t.Context())
+		if err != nil {
+			popped <- "error: " + err.Error()
+		}
+		popped <- id
+	}()
+	time.Sleep(50 * time.Millisecond) // let Pop wait
+	c := newCommand(a.ID)
+	if err := api.CreateCommand(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-popped:
+		if id != c.ID {
+			t.Fatalf("Pop = %q, want %s", id, c.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a recorded command never reached a waiting Pop on another store (no NOTIFY?)")
+	}
+	// A duplicate id fails and queues nothing.
+	if err := api.CreateCommand(t.Context(), c); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate CreateCommand = %v, want ErrConflict", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if id, err := wq.Pop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after a failed CreateCommand, Pop = %q, %v; want nothing queued", id, err)
+	}
+}
+
+// A lost notification only delays: with no listener wake-up at all (a row
+// inserted behind the queue's back, no NOTIFY), a waiting Pop finds it at
+// its next poll.
+func TestQueuePollsWhenNoNotificationComes(t *testing.T) {
+	s := open(t)
+	q := openQueue(t, s, postgres.QueueOptions{PollInterval: 200 * time.Millisecond})
+	got := make(chan string, 1)
+	go func() {
+		id, _ := q.Pop(t.Context())
+		got <- id
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := s.Pool().Exec(t.Context(), `INSERT INTO queue_jobs (id, queued_at) VALUES ('silent', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-got:
+		if id != "silent" {
+			t.Fatalf("Pop = %q", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a row queued without a notification was never popped")
+	}
+}
+
+// The listening connection killed by the server: the queue reconnects and
+// wakes on the next notification.
+func TestQueueListenerReconnects(t *testing.T) {
+	app := "ortest-listen-" + uuid.NewString()[:8]
+	u, _ := pgtest.Schema(t, app)
+	s, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := openQueue(t, s, postgres.QueueOptions{PollInterval: time.Hour})
+	waitListening(t, s, app)
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE 'LISTEN%'`, app)
+	time.Sleep(100 * time.Millisecond)
+	waitListening(t, s, app)
+	got := make(chan string, 1)
+	go func() {
+		id, _ := q.Pop(t.Context())
+		got <- id
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := q.Push(t.Context(), "after-reconnect"); err != nil {
+		// The pool may hand out a connection the kill broke: retry once.
+		if err := q.Push(t.Context(), "after-reconnect"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case id := <-got:
+		if id != "after-reconnect" {
+			t.Fatalf("Pop = %q", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after the listening connection was killed")
+	}
+}
+
+func waitListening(t *testing.T, s *postgres.Store, app string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND query LIKE 'LISTEN%'`, app).Scan(&n)
+		if err == nil && n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue is not listening (%d listeners, %v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkQueueClaims measures commands taken from the Postgres queue and
+// claimed in the store per second, with no-op work, by 8 workers on 8
+// connections: Pop then ClaimCommand (no per-account cap); and Pop,
+// ClaimCommand with the engine's default cap (8, over 16 accounts) and
+// FinishCommand: the whole life of a command that does nothing.
+func BenchmarkQueueClaims(b *testing.B) {
+	b.Run("claim", func(b *testing.B) { benchClaims(b, false) })
+	b.Run("claim+finish", func(b *testing.B) { benchClaims(b, true) })
+}
+
+func benchClaims(b *testing.B, finish bool) {
+	u, _ := pgtest.Schema(b, "")
+	s, err := postgres.Open(context.Background(), u+"&pool_max_conns=10")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	q := openQueue(b, s, postgres.QueueOptions{})
+	var accounts []string
+	for i := range 16 {
+		a, err := s.EnsureAccount(context.Background(), fmt.Sprint("acct-", i), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		accounts = append(accounts, a.ID)
+	}
+	// Recorded (and so queued) before the clock starts, in parallel.
+	var made sync.WaitGroup
+	next := atomic.Int64{}
+	for range 8 {
+		made.Add(1)
+		go func() {
+			defer made.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := s.CreateCommand(context.Background(), newCommand(accounts[i%16])); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	made.Wait()
+	b.ResetTimer()
+	var claimed atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for claimed.Load() < int64(b.N) {
+				id, err := q.Pop(ctx)
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				owner := fmt.Sprint("w", w, "/", id)
+				// Without finishing, every account would reach the cap:
+				// claims alone are measured without one.
+				limit := 8
+				if !finish {
+					limit = 0
+				}
+				if _, err := s.ClaimCommand(ctx, id, store.Lease{Owner: owner, Node: "bench", Now: now,
+					ExpiresAt: now.Add(time.Minute), MaxRunningPerAccount: limit}); err != nil {
+					b.Error(err)
+					return
+				}
+				if finish {
+					if err := s.FinishCommand(ctx, id, owner, store.Outcome{Status: store.StatusSuccess, FinishedAt: now}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				if claimed.Add(1) == int64(b.N) {
+					cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
+}

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/httpapi"
 	"github.com/openrender/openrender/internal/testutil"
 )
 
@@ -48,4 +51,32 @@ func grepLines(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// An event stream's keep-alive writer stops before the handler returns:
+// once it has, the response belongs to net/http again, and a late write
+// would land in a finished (or reused) response. Run with -race.
+func TestEventStreamKeepAliveStopsWithStream(t *testing.T) {
+	defer httpapi.SetSSEKeepAlive(time.Microsecond)()
+	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	var sub api.CommandID
+	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, slowCommand(), &sub); code != 200 {
+		t.Fatalf("submit: %d", code)
+	}
+	if code := s.call(t, "POST", "/api/v1/commands/"+sub.CommandID+"/cancel", s.Key, nil, nil); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	for range 200 {
+		req, _ := http.NewRequest("GET", s.URL+"/api/v1/commands/"+sub.CommandID+"/events", nil)
+		req.Header.Set("X-API-KEY", s.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(b), `"status":"FAILED"`) {
+			t.Fatalf("stream of a finished command: %d %v %q", resp.StatusCode, err, b)
+		}
+	}
 }

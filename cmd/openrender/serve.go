@@ -367,14 +367,45 @@ func printShutdown(out io.Writer, grace time.Duration, running int) {
 		running, grace)
 }
 
-// redactURL hides a password in a URL shown to people.
+// redactURL hides the secrets of a URL shown to people: the password of
+// its user info, and query parameters whose name says secret (libpq's
+// password=, a cloud SDK's secret_access_key= or sas_token=). A URL that
+// does not parse is not shown at all, since where its secret sits is
+// unknown.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil {
+		return "(not shown: not a valid URL)"
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "(not shown)"
+		} else {
+			for name := range q {
+				if secretParam(name) {
+					q[name] = []string{"xxxxx"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.String()
+}
+
+// secretParam tells whether a URL query parameter's name says it holds a
+// secret.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, word := range []string{"password", "passwd", "secret", "token", "key", "credential", "signature", "sig"} {
+		if strings.Contains(n, word) {
+			return true
+		}
+	}
+	return false
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // sseKeepAlive is how often an event stream with nothing to say sends a
-// comment line, so proxies and clients don't take it for dead.
-const sseKeepAlive = 15 * time.Second
+// comment line, so proxies and clients don't take it for dead. A variable
+// only so that tests can shorten it.
+var sseKeepAlive = 15 * time.Second
 
 func (h *handler) controlRoutes() {
 	h.mux.Handle("POST /api/v1/commands/{id}/cancel", h.authed(h.cancelCommand))
@@ -101,8 +102,15 @@ func (h *handler) commandEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	// The keep-alive writer must be gone before this handler returns: after
+	// that the response is net/http's again, and a write to it would crash
+	// the process (a nil bufio.Writer) or land in a reused one.
+	var keepAlive sync.WaitGroup
+	defer keepAlive.Wait()
 	defer cancel()
+	keepAlive.Add(1)
 	go func() {
+		defer keepAlive.Done()
 		t := time.NewTicker(sseKeepAlive)
 		defer t.Stop()
 		for {

@@ -123,9 +123,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = path
 		}
 	}
+	method := metricMethod(r.Method)
 	defer func() {
-		h.metrics.requests.WithLabelValues(r.Method, route, sw.code()).Inc()
-		h.metrics.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		h.metrics.requests.WithLabelValues(method, route, sw.code()).Inc()
+		h.metrics.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}()
 	defer func() {
 		if v := recover(); v != nil {

@@ -110,7 +110,8 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		}
 	}
 
-	r.Body = &hashingBody{ReadCloser: r.Body, sum: sum}
+	body := &hashingBody{ReadCloser: r.Body, sum: sum}
+	r.Body = body
 	rw := &recordingWriter{ResponseWriter: w}
 	completed := false
 	defer func() {
@@ -125,11 +126,21 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		h.idemDone.signal(waitKey)
 	}()
 	next.ServeHTTP(rw, r)
-	// The rest of the body counts too (a handler may stop reading early).
-	io.Copy(io.Discard, io.LimitReader(r.Body, cfg.MaxUploadBytes+uploadSlackBytes))
 	status := rw.statusCode()
-	if status >= 500 || status == http.StatusTooManyRequests || status == http.StatusUnauthorized || rw.overflow {
-		return // transient or not ours: a retry with the key runs again
+	if rw.status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == http.StatusUnauthorized ||
+		status == http.StatusRequestEntityTooLarge || rw.overflow {
+		// Transient, not ours, no answer at all (the client went away), or
+		// a body too large, which is refused alike every time and whose
+		// rest is not worth reading: a retry with the key runs again.
+		return
+	}
+	// The rest of the body counts too (a handler may stop reading early).
+	io.Copy(io.Discard, io.LimitReader(body, cfg.MaxUploadBytes+uploadSlackBytes))
+	if body.err != nil && status >= 400 {
+		// The body was cut short (the client's connection failed): the
+		// answer is about a request the client never finished sending, and
+		// its retry with the whole body must run.
+		return
 	}
 	rec.RequestHash = sum.Sum(nil)
 	rec.StatusCode, rec.ContentType, rec.Body = status, rw.Header().Get("Content-Type"), rw.body.Bytes()
@@ -179,15 +190,20 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// hashingBody hashes a request body as the handler reads it.
+// hashingBody hashes a request body as the handler reads it, and notes
+// whether reading it failed (other than by ending).
 type hashingBody struct {
 	io.ReadCloser
 	sum hash.Hash
+	err error
 }
 
 func (b *hashingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.sum.Write(p[:n])
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
 	return n, err
 }
 

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -116,4 +117,90 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, op := range extra {
 		t.Errorf("the OpenAPI document describes %s, which no route serves", op)
 	}
+}
+
+// The document describes what the preset and batch routes really accept
+// and answer: real requests and their answers are checked against it by
+// the validator (request bodies, status codes, response bodies).
+func TestOpenAPIDescribesPresetAndBatchAnswers(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	doc, err := libopenapi.NewDocument(fetchOpenAPI(t, s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("building the validator: %v", errs)
+	}
+	check := func(method, path string, body any, wantCode int) map[string]any {
+		t.Helper()
+		var raw []byte
+		if body != nil {
+			raw, _ = json.Marshal(body)
+		}
+		newReq := func() *http.Request {
+			req, _ := http.NewRequest(method, s.URL+path, bytes.NewReader(raw))
+			req.Header.Set("X-API-KEY", s.Key)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			return req
+		}
+		resp, err := http.DefaultClient.Do(newReq())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != wantCode {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, got, wantCode)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(got))
+		if ok, problems := v.ValidateHttpRequestResponse(newReq(), resp); !ok {
+			for _, p := range problems {
+				t.Errorf("%s %s (%d): %s: %s", method, path, resp.StatusCode, p.Message, p.Reason)
+				for _, se := range p.SchemaValidationErrors {
+					t.Errorf("  at %s (%s): %s", se.FieldPath, se.KeywordLocation, se.Reason)
+				}
+			}
+		}
+		var out map[string]any
+		json.Unmarshal(got, &out)
+		return out
+	}
+
+	created := check("POST", "/api/v1/presets", map[string]any{
+		"name":                    "thumb",
+		"input_file_keys":         []string{"in_video"},
+		"output_file_definitions": map[string]string{"out_img": "thumb.jpg"},
+		"ffmpeg_command":          "-i {{in_video}} -frames:v 1 {{out_img}}",
+	}, 201)
+	id, _ := created["preset_id"].(string)
+	check("GET", "/api/v1/presets/"+id, nil, 200)
+	check("GET", "/api/v1/presets?limit=100", nil, 200)
+	check("PUT", "/api/v1/presets/"+id, map[string]any{"description": "one frame"}, 200)
+	check("POST", "/api/v1/presets/"+id+"/execute", map[string]any{
+		"input_files":             map[string]string{"in_video": "https://example.com/a.mp4"},
+		"max_command_run_seconds": 60,
+	}, 200)
+	check("DELETE", "/api/v1/presets/"+id, nil, 200)
+	check("DELETE", "/api/v1/presets/prs_system_mp4_720p", nil, 403)
+	check("PUT", "/api/v1/presets/prs_system_mp4_720p", map[string]any{"name": "mine"}, 403)
+
+	entry := map[string]any{
+		"output_files":            map[string]string{"out_video": "out.mp4"},
+		"ffmpeg_command":          "-f lavfi -i testsrc=duration=1 {{out_video}}",
+		"webhook_url":             "https://example.com/hook",
+		"max_command_run_seconds": 30,
+	}
+	check("POST", "/api/v1/run-multiple-ffmpeg-commands", map[string]any{"commands": []any{entry, entry}}, 200)
+	chained := check("POST", "/api/v1/run-chained-ffmpeg-commands", map[string]any{
+		"output_files":    map[string]string{"out_video": "out.mp4"},
+		"ffmpeg_commands": []string{"-f lavfi -i testsrc=duration=1 {{out_video}}"},
+	}, 200)
+	cid, _ := chained["command_id"].(string)
+	check("GET", "/api/v1/commands/"+cid, nil, 200)
+	check("POST", "/api/v1/commands/"+cid+"/cancel", nil, 200)
+	check("POST", "/api/v1/commands/"+cid+"/cancel", nil, 409)
+	check("GET", "/api/v1/commands?limit=100", nil, 200)
 }

@@ -92,6 +92,18 @@ func newRegistry(cfg Config, collectorsToAdd ...prometheus.Collector) *prometheu
 	return reg
 }
 
+// metricMethod is the method label of a request: one of the methods of
+// RFC 9110 (and PATCH), or OTHER, since a client may send any token as a
+// method and each label value is a time series kept for good.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 // statusRecorder notes the status code an answer had.
 type statusRecorder struct {
 	http.ResponseWriter

@@ -325,15 +325,6 @@ func openQueue(ctx context.Context, queueURL string, st store.Store) (queue.Queu
 	return q, redactURL(queueURL), nil
 }
 
-// redactURL hides a password in a URL shown in the banner.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 // addKeys adds the --api-key keys to the default account.
 func addKeys(ctx context.Context, st store.Store, keys []string) error {
 	for _, k := range keys {
@@ -448,4 +439,47 @@ func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL, queueName 
 func printShutdown(out io.Writer, grace time.Duration, running int) {
 	fmt.Fprintf(out, "OpenRender shutting down: no new requests or commands; %d running command(s) may finish within %s, then are released for the next start.\n",
 		running, grace)
+}
+
+// redactURL hides the secrets of a URL shown to people: the password of
+// its user info, and query parameters whose name says secret (libpq's
+// password=, a cloud SDK's secret_access_key= or sas_token=). A URL that
+// does not parse is not shown at all, since where its secret sits is
+// unknown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not shown: not a valid URL)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "(not shown)"
+		} else {
+			for name := range q {
+				if secretParam(name) {
+					q[name] = []string{"xxxxx"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
+}
+
+// secretParam tells whether a URL query parameter's name says it holds a
+// secret.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, word := range []string{"password", "passwd", "secret", "token", "key", "credential", "signature", "sig"} {
+		if strings.Contains(n, word) {
+			return true
+		}
+	}
+	return false
 }

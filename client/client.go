@@ -119,6 +119,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	req.Header.Set(HeaderAPIKey, c.key)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if method == http.MethodPost {
+		if k := idempotencyKey(ctx); k != "" {
+			req.Header.Set(HeaderIdempotencyKey, k)
+		}
+	}
 	return req, nil
 }
 

@@ -36,6 +36,7 @@ type Client struct {
 	userAgent    string
 	pollInterval time.Duration
 	maxPoll      time.Duration
+	noEvents     bool
 }
 
 // Option configures a Client.
@@ -62,6 +63,11 @@ func WithPollInterval(first, max time.Duration) Option {
 		}
 	}
 }
+
+// WithoutEvents makes WaitForCommand poll only, never opening the
+// server's event stream: for networks whose proxies hold a long response
+// back until it ends.
+func WithoutEvents() Option { return func(c *Client) { c.noEvents = true } }
 
 // New returns a client for the server at baseURL (such as
 // "http://127.0.0.1:8080", or "https://example.com/render" for a server

@@ -393,3 +393,19 @@ func assertOnlyDir(t *testing.T, root, dir string) {
 		return nil
 	})
 }
+
+// Without OPENRENDER_URL (or --url) the client verbs refuse to guess a
+// server: a usage error naming the variable, the key never sent.
+func TestCLINoServerURL(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"list"}, {"status", "x"}, {"run", "--output", "out_a=a.wav", "-f lavfi -i sine {{out_a}}"}, {"files", "upload", "x"}} {
+		r := runCLI(t, []string{"OPENRENDER_API_KEY=ffsk_x"}, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "OPENRENDER_URL") || !strings.Contains(r.stderr, "usage") {
+			t.Errorf("openrender %q without a URL: exit %d, want %d naming OPENRENDER_URL\n%s", args, r.code, exitUsage, r.stderr)
+		}
+	}
+	r := runCLI(t, []string{"OPENRENDER_URL=127.0.0.1:8080", "OPENRENDER_API_KEY=ffsk_x"}, "list")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "not an http") {
+		t.Errorf("a URL without a scheme: exit %d\n%s", r.code, r.stderr)
+	}
+}

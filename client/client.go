@@ -36,6 +36,7 @@ type Client struct {
 	userAgent    string
 	pollInterval time.Duration
 	maxPoll      time.Duration
+	noEvents     bool
 }
 
 // Option configures a Client.
@@ -62,6 +63,11 @@ func WithPollInterval(first, max time.Duration) Option {
 		}
 	}
 }
+
+// WithoutEvents makes WaitForCommand poll only, never opening the
+// server's event stream: for networks whose proxies hold a long response
+// back until it ends.
+func WithoutEvents() Option { return func(c *Client) { c.noEvents = true } }
 
 // New returns a client for the server at baseURL (such as
 // "http://127.0.0.1:8080", or "https://example.com/render" for a server
@@ -119,6 +125,11 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	req.Header.Set(HeaderAPIKey, c.key)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if method == http.MethodPost {
+		if k := idempotencyKey(ctx); k != "" {
+			req.Header.Set(HeaderIdempotencyKey, k)
+		}
+	}
 	return req, nil
 }
 

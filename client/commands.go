@@ -185,8 +185,16 @@ func (c *Client) DeleteCommandFiles(ctx context.Context, id string) (int, error)
 }
 
 // CancelCommand asks the server to stop a QUEUED or PROCESSING command (an
-// extension): it ends FAILED with error_status CANCELLED. GetCommand or
-// WaitForCommand shows the outcome.
-func (c *Client) CancelCommand(ctx context.Context, id string) error {
-	return c.do(ctx, "POST", "/commands/"+escape(id)+"/cancel", nil, nil, nil)
+// extension) and returns the command as the server answered. When the
+// engine has stopped it (HTTP 200) it is FAILED with error_status
+// CANCELLED; when its worker is in another process that has not yet
+// stopped it (202), it is still PROCESSING and will end FAILED/CANCELLED
+// shortly (WaitForCommand sees the end). A command that had already
+// finished is an *Error with StatusCode 409 and Code CONFLICT.
+func (c *Client) CancelCommand(ctx context.Context, id string) (*Command, error) {
+	var out Command
+	if err := c.do(ctx, "POST", "/commands/"+escape(id)+"/cancel", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

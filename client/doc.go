@@ -16,13 +16,28 @@
 //		link := *cmd.OutputFiles["out_video"].StorageURL // needs no key
 //	}
 //
-// WaitForCommand polls GET /api/v1/commands/{id} with the backoff the
-// contract asks for: the first wait is one second and it grows to a cap
-// (WithPollInterval changes both). It ends when the command is SUCCESS or
-// FAILED, or when its context ends; OnUpdate sees every object it reads,
-// progress included, for a progress bar. A FAILED command is not an error
-// of the call: (*Command).Err returns a *CommandError carrying the
-// contract's error_status and error_message.
+// WaitForCommand follows the server's event stream (GET
+// /api/v1/commands/{id}/events, an OpenRender extension), so it sees every
+// change of status and progress as it happens; against a server without
+// one, or when the stream breaks, it polls GET /api/v1/commands/{id} with
+// the backoff the contract asks for: the first wait is one second and it
+// grows to a cap (WithPollInterval changes both; WithoutEvents always
+// polls). It ends when the command is SUCCESS or FAILED, or when its
+// context ends; OnUpdate sees every object it reads, progress included, for
+// a progress bar. A FAILED command is not an error of the call:
+// (*Command).Err returns a *CommandError carrying the contract's
+// error_status and error_message.
+//
+// # Cancelling, and repeating a request safely
+//
+// CancelCommand stops a QUEUED or PROCESSING command and returns it, FAILED
+// with error_status CANCELLED (an *Error with status 409 if it had already
+// finished). A context made by WithIdempotencyKey sends an Idempotency-Key
+// with every POST, so a submit whose answer was lost (a timeout, a dropped
+// connection) can be sent again and creates nothing new:
+//
+//	ctx := client.WithIdempotencyKey(ctx, "order-1234-thumbnail")
+//	id, err := c.RunFFmpegCommand(ctx, req) // repeat with ctx until it answers
 //
 // # Errors
 //

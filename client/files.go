@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,13 @@ func (c *Client) StoreFile(ctx context.Context, fileURL string) (string, error) 
 func (c *Client) UploadFile(ctx context.Context, name string, r io.Reader) (string, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	if k := idempotencyKey(ctx); k != "" {
+		// The server matches a repeated key by the whole body, boundary
+		// included: a random boundary would make a retry a "different"
+		// request.
+		sum := sha256.Sum256([]byte("openrender-upload\x00" + k))
+		mw.SetBoundary(hex.EncodeToString(sum[:]))
+	}
 	contentType := mw.FormDataContentType()
 	written := make(chan struct{})
 	go func() {

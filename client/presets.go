@@ -44,6 +44,9 @@ type ExecutePresetRequest struct {
 	InputFiles map[string]string `json:"input_files"`
 	Metadata   map[string]any    `json:"metadata,omitempty"`
 	WebhookURL string            `json:"webhook_url,omitempty"`
+	// MaxCommandRunSeconds bounds the run as in RunRequest. Zero: the
+	// server's default.
+	MaxCommandRunSeconds float64 `json:"max_command_run_seconds,omitempty"`
 }
 
 // PresetList is a page of presets.

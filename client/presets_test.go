@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -63,6 +64,8 @@ func TestPresets(t *testing.T) {
 	id, err := c.ExecutePreset(ctx, p.PresetID, client.ExecutePresetRequest{
 		InputFiles: map[string]string{"in_a": files.URL + "/tone.mp4"},
 		Metadata:   map[string]any{"run": 1},
+		// Sent and kept with the command, as with RunRequest.
+		MaxCommandRunSeconds: 120,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +73,12 @@ func TestPresets(t *testing.T) {
 	cmd, err := c.WaitForCommand(ctx, id)
 	if err != nil || cmd.Err() != nil || cmd.OutputFiles["out_a"].FileName != "tone.wav" {
 		t.Fatalf("executed preset: %+v, %v", cmd, err)
+	}
+	var orig struct {
+		MaxSeconds float64 `json:"max_command_run_seconds"`
+	}
+	if err := json.Unmarshal(cmd.OriginalRequest, &orig); err != nil || orig.MaxSeconds != 120 {
+		t.Errorf("original_request %s: max_command_run_seconds is not 120 (ExecutePresetRequest.MaxCommandRunSeconds)", cmd.OriginalRequest)
 	}
 
 	if err := c.DeletePreset(ctx, p.PresetID); err != nil {

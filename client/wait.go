@@ -21,18 +21,35 @@ func OnUpdate(fn func(*Command)) WaitOption {
 	return func(w *waitConfig) { w.onUpdate = fn }
 }
 
-// WaitForCommand polls a command until it is SUCCESS or FAILED and returns
+// WaitForCommand waits until a command is SUCCESS or FAILED and returns
 // it; a FAILED command is returned with a nil error (its Err method says
-// why it failed). The first poll is immediate, then the wait between polls
-// starts at one second (the contract asks for no more than one poll per
-// second) and grows by half each time up to a cap (see WithPollInterval).
-// Rate limiting (429) and a busy or restarting server (502, 503, 504) are
-// waited out; any other error ends the wait. It returns ctx's error when
-// ctx ends first.
+// why it failed). It returns ctx's error when ctx ends first.
+//
+// It follows the server's event stream, GET /api/v1/commands/{id}/events
+// (an OpenRender extension), so it learns of every change of status and
+// progress at once without polling. When the server has no such stream
+// (a RenderIO-compatible server, a proxy that refuses it) or the stream
+// breaks before the end, it polls GET /api/v1/commands/{id} instead: the
+// first poll at once, then waits that start at one second (the contract
+// asks for no more than one poll per second) and grow by half each time up
+// to a cap (see WithPollInterval). While polling, rate limiting (429) and
+// a busy or restarting server (502, 503, 504) are waited out; any other
+// error ends the wait.
 func (c *Client) WaitForCommand(ctx context.Context, id string, opts ...WaitOption) (*Command, error) {
 	var cfg waitConfig
 	for _, o := range opts {
 		o(&cfg)
+	}
+	update := func(cmd *Command) {
+		if cfg.onUpdate != nil {
+			cfg.onUpdate(cmd)
+		}
+	}
+	if !c.noEvents {
+		cmd, err := c.followEvents(ctx, id, update)
+		if cmd != nil || err != nil {
+			return cmd, err
+		}
 	}
 	var cmd *Command
 	err := c.poll(ctx, func() (bool, error) {
@@ -41,9 +58,7 @@ func (c *Client) WaitForCommand(ctx context.Context, id string, opts ...WaitOpti
 			return false, err
 		}
 		cmd = got
-		if cfg.onUpdate != nil {
-			cfg.onUpdate(got)
-		}
+		update(got)
 		return got.Done(), nil
 	})
 	if err != nil {

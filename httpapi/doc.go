@@ -17,15 +17,27 @@
 //
 // # What it serves
 //
-// Commands: POST /api/v1/run-ffmpeg-command, GET /api/v1/commands and
-// /api/v1/commands/{id}, DELETE /api/v1/commands/{id}/files, and POST
+// Commands: POST /api/v1/run-ffmpeg-command, /api/v1/run-chained-ffmpeg-commands
+// (steps in order in one work dir) and /api/v1/run-multiple-ffmpeg-commands
+// (independent commands, ids in request order); GET /api/v1/commands and
+// /api/v1/commands/{id} (with progress and eta_seconds while PROCESSING);
+// DELETE /api/v1/commands/{id}/files; POST /api/v1/commands/{id}/cancel
+// (200 with the command FAILED/CANCELLED, 202 while another process stops
+// it, 409 if it had finished); GET /api/v1/commands/{id}/events
+// (Server-Sent Events: a "status" event with the command object at every
+// change of status, a "progress" event at every change of progress, the
+// stream ending after the final status); and POST
 // /api/v1/validate-ffmpeg-command (validation alone). Files: POST
 // /api/v1/files/store-file and /api/v1/files/upload (streamed multipart),
 // GET /api/v1/files and /api/v1/files/{id}, DELETE /api/v1/files/{id}.
-// Webhooks: PUT, GET and DELETE /api/v1/webhook-config, GET
-// /api/v1/webhook-deliveries and POST
+// Presets: POST and GET /api/v1/presets, GET, PUT and DELETE
+// /api/v1/presets/{id}, POST /api/v1/presets/{id}/execute; system presets
+// are readable by every account and immutable (403). Webhooks: PUT, GET and
+// DELETE /api/v1/webhook-config, GET /api/v1/webhook-deliveries and POST
 // /api/v1/webhook-deliveries/{id}/redeliver. Storage links of local
-// buckets: GET /storage/..., signed and needing no key.
+// buckets: GET /storage/..., signed and needing no key. Operations, without
+// a key: GET /healthz, /readyz, /metrics (Prometheus) and
+// /api/v1/openapi.json (the OpenAPI 3.1 document of all of the above).
 //
 // # Requests and answers
 //
@@ -38,7 +50,10 @@
 // included, has the contract's JSON body {"error", "message", "detail"};
 // a 500 never shows internal details (they are logged). POST requests are
 // rate limited per account (Config.RateLimitPerMinute), answering 429 with
-// Retry-After.
+// Retry-After. Every POST may carry an Idempotency-Key header
+// (IdempotencyKeyHeader): the same key and request within the engine's
+// IdempotencyTTL gets the first answer again (marked Idempotent-Replayed)
+// and creates nothing; the key with a different request is a 422.
 //
 // Package client is the typed Go client for this handler.
 package httpapi

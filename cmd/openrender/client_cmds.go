@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,10 +34,6 @@ const (
 	exitRejected = 4
 )
 
-// DefaultServerURL is where the client verbs look for a server when
-// neither --url nor OPENRENDER_URL says.
-const DefaultServerURL = "http://127.0.0.1:8080"
-
 const clientExitCodes = `Exit codes: 0 success; 1 error (network, server, files); 2 usage error;
 3 the command FAILED; 4 the server refused the request (invalid, wrong key, unknown id).`
 
@@ -47,7 +44,7 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) define(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", "", "the server's base URL (env OPENRENDER_URL; default "+DefaultServerURL+")")
+	fs.StringVar(&f.url, "url", "", "the server's base `URL`, such as http://127.0.0.1:8080 (env OPENRENDER_URL)")
 	fs.StringVar(&f.apiKey, "api-key", "", "the API key (env OPENRENDER_API_KEY)")
 	fs.BoolVar(&f.json, "json", false, "print JSON for scripts instead of text")
 }
@@ -59,7 +56,12 @@ func (f *clientFlags) client(opts ...client.Option) (*client.Client, error) {
 		f.url = os.Getenv("OPENRENDER_URL")
 	}
 	if f.url == "" {
-		f.url = DefaultServerURL
+		// No silent default: a client talking to whatever listens on a
+		// guessed address would send the API key there.
+		return nil, errors.New("no server: set OPENRENDER_URL or pass --url (openrender serve listens on http://127.0.0.1:8080 by default)")
+	}
+	if u, err := url.Parse(f.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("the server URL %q is not an http:// or https:// URL", f.url)
 	}
 	if f.apiKey == "" {
 		f.apiKey = os.Getenv("OPENRENDER_API_KEY")

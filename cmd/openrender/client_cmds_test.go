@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -303,5 +305,107 @@ func TestCLIProgressBarOnATerminal(t *testing.T) {
 	}
 	if !strings.Contains(out, "\r\033[K") || !strings.Contains(out, strings.Repeat("█", barWidth)+" 100%  SUCCESS") {
 		t.Errorf("terminal output %q: want a line redrawn in place ending in a full bar", out)
+	}
+}
+
+// A hostile (or broken) server that names outputs with paths can't make
+// run --download write outside DIR: the run fails (exit 1) naming the
+// unsafe name, and nothing appears beside DIR.
+func TestCLIDownloadRefusesUnsafeNames(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		"../../escape.txt", "../escape.txt", "/tmp/abs-escape.txt", "sub/x.txt", `..\escape.txt`,
+		"..", ".", ".hidden", "", "a\nb.txt",
+	} {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			t.Parallel()
+			srv := hostileServer(t, map[string]string{"out_a": name})
+			root := t.TempDir()
+			dir := filepath.Join(root, "a", "b", "dl")
+			r := runCLI(t, []string{"OPENRENDER_URL=" + srv, "OPENRENDER_API_KEY=ffsk_x"},
+				"run", "--output", "out_a=x.txt", "-f lavfi -i sine {{out_a}}", "--download", dir)
+			if r.code != exitError || !strings.Contains(r.stderr, "unsafe file name") {
+				t.Errorf("exit %d, want %d naming the unsafe file name\nstderr: %s", r.code, exitError, r.stderr)
+			}
+			assertOnlyDir(t, root, dir)
+			if _, err := os.Stat("/tmp/abs-escape.txt"); err == nil {
+				t.Error("an absolute output name was written")
+			}
+		})
+	}
+	// Two outputs with one name: neither overwrites the other.
+	srv := hostileServer(t, map[string]string{"out_a": "same.txt", "out_b": "same.txt"})
+	dir := t.TempDir()
+	r := runCLI(t, []string{"OPENRENDER_URL=" + srv, "OPENRENDER_API_KEY=ffsk_x"},
+		"run", "--output", "out_a=x.txt", "-f lavfi -i sine {{out_a}}", "--download", dir)
+	if r.code != exitError || !strings.Contains(r.stderr, "same file name") {
+		t.Errorf("duplicate names: exit %d\n%s", r.code, r.stderr)
+	}
+	// A safe name from the same server is downloaded: the refusals above
+	// are about the names, not the server.
+	srv = hostileServer(t, map[string]string{"out_a": "fine.txt"})
+	r = runCLI(t, []string{"OPENRENDER_URL=" + srv, "OPENRENDER_API_KEY=ffsk_x"},
+		"run", "--output", "out_a=x.txt", "-f lavfi -i sine {{out_a}}", "--download", dir)
+	if b, err := os.ReadFile(filepath.Join(dir, "fine.txt")); r.code != 0 || err != nil || string(b) != "payload" {
+		t.Errorf("safe name: exit %d, file %q, %v\n%s", r.code, b, err, r.stderr)
+	}
+}
+
+// hostileServer speaks just enough of the contract for run --download: it
+// accepts any command, reports it SUCCESS at once with outputs named as
+// names says, and serves "payload" at every storage_url.
+func hostileServer(t *testing.T, names map[string]string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	base := "http://" + srv.Listener.Addr().String()
+	mux.HandleFunc("POST /api/v1/run-ffmpeg-command", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"command_id":"c1"}`)
+	})
+	mux.HandleFunc("GET /api/v1/commands/c1", func(w http.ResponseWriter, r *http.Request) {
+		outs := map[string]any{}
+		for alias, name := range names {
+			outs[alias] = map[string]any{"file_id": alias, "filename": name, "status": "STORED",
+				"storage_url": base + "/bytes/" + alias}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"command_id": "c1", "status": "SUCCESS",
+			"command_type": "FFMPEG_COMMAND", "output_files": outs})
+	})
+	mux.HandleFunc("GET /bytes/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "payload") })
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base
+}
+
+// assertOnlyDir fails if anything but the (empty, or absent) dir and its
+// parents exists under root.
+func assertOnlyDir(t *testing.T, root, dir string) {
+	t.Helper()
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		if !d.IsDir() {
+			t.Errorf("%s was written", p)
+		} else if rel, _ := filepath.Rel(p, dir); !filepath.IsLocal(rel) && rel != "." {
+			t.Errorf("directory %s was made", p)
+		}
+		return nil
+	})
+}
+
+// Without OPENRENDER_URL (or --url) the client verbs refuse to guess a
+// server: a usage error naming the variable, the key never sent.
+func TestCLINoServerURL(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"list"}, {"status", "x"}, {"run", "--output", "out_a=a.wav", "-f lavfi -i sine {{out_a}}"}, {"files", "upload", "x"}} {
+		r := runCLI(t, []string{"OPENRENDER_API_KEY=ffsk_x"}, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "OPENRENDER_URL") || !strings.Contains(r.stderr, "usage") {
+			t.Errorf("openrender %q without a URL: exit %d, want %d naming OPENRENDER_URL\n%s", args, r.code, exitUsage, r.stderr)
+		}
+	}
+	r := runCLI(t, []string{"OPENRENDER_URL=127.0.0.1:8080", "OPENRENDER_API_KEY=ffsk_x"}, "list")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "not an http") {
+		t.Errorf("a URL without a scheme: exit %d\n%s", r.code, r.stderr)
 	}
 }

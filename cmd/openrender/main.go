@@ -41,7 +41,8 @@ Client (talks to a running server; openrender VERB -h for flags):
 
 The server's flags can also be set through the environment, as
 OPENRENDER_<FLAG> (for example --data-dir is OPENRENDER_DATA_DIR). The client
-verbs read OPENRENDER_URL (default ` + DefaultServerURL + `) and OPENRENDER_API_KEY.
+verbs need OPENRENDER_URL (the server, such as http://127.0.0.1:8080) and
+OPENRENDER_API_KEY, or --url and --api-key.
 
 ` + clientExitCodes + `
 `

@@ -145,16 +145,22 @@ func download(ctx context.Context, c *client.Client, cmd *client.Command, dir st
 		return nil, err
 	}
 	paths := map[string]string{}
+	taken := map[string]string{}
 	for _, alias := range sortedKeys(cmd.OutputFiles) {
 		out := cmd.OutputFiles[alias]
 		if out.StorageURL == nil {
 			continue
 		}
-		// The server checks names, but a client trusts no server with paths.
-		name := filepath.Base(out.FileName)
-		if name == "." || name == ".." || name == "/" || strings.HasPrefix(name, ".") {
-			return nil, fmt.Errorf("output %s has an unsafe file name %q", alias, out.FileName)
+		// The server checks names, but a client trusts no server with
+		// paths: only a plain name is written, once, inside dir.
+		name := out.FileName
+		if !safeFileName(name) {
+			return nil, fmt.Errorf("output %s has an unsafe file name %q: not downloaded", alias, name)
 		}
+		if other, dup := taken[name]; dup {
+			return nil, fmt.Errorf("outputs %s and %s have the same file name %q: not downloaded", other, alias, name)
+		}
+		taken[name] = alias
 		path := filepath.Join(dir, name)
 		tmp, err := os.CreateTemp(dir, "."+name+".*.part")
 		if err != nil {
@@ -174,6 +180,21 @@ func download(ctx context.Context, c *client.Client, cmd *client.Command, dir st
 		paths[alias] = path
 	}
 	return paths, nil
+}
+
+// safeFileName reports whether name is a plain file name, as the contract
+// allows output names to be: no directory part (either slash), not "." or
+// "..", not hidden, no control characters.
+func safeFileName(name string) bool {
+	if name == "" || len(name) > 255 || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return filepath.Base(name) == name && filepath.IsLocal(name)
 }
 
 // progressView shows a waiting command: on a terminal, one line redrawn in

@@ -16,7 +16,8 @@ import (
 const commandColumns = `id, account_id, command_type, status, request, spec, outputs,
 	error_status, error_message, total_processing_seconds, ffmpeg_run_seconds,
 	created_at, updated_at, claimed_at, finished_at,
-	lease_owner, lease_node, lease_expires_at, attempts, lost_leases`
+	lease_owner, lease_node, lease_expires_at, attempts, lost_leases,
+	progress, progress_eta_seconds, progress_at, cancel_requested_at`
 
 func scanCommand(r pgx.Row) (*store.Command, error) {
 	var (
@@ -25,11 +26,14 @@ func scanCommand(r pgx.Row) (*store.Command, error) {
 		total, ffmpeg                       *float64
 		created, updated, claimed, finished int64
 		leaseExpires                        int64
+		progress, eta                       *float64
+		progressAt, cancelRequested         int64
 	)
 	if err := r.Scan(&c.ID, &c.AccountID, &c.Type, &c.Status, &request, &spec, &outputs,
 		&c.ErrorStatus, &c.ErrorMessage, &total, &ffmpeg,
 		&created, &updated, &claimed, &finished,
-		&c.LeaseOwner, &c.LeaseNode, &leaseExpires, &c.Attempts, &c.LostLeases); err != nil {
+		&c.LeaseOwner, &c.LeaseNode, &leaseExpires, &c.Attempts, &c.LostLeases,
+		&progress, &eta, &progressAt, &cancelRequested); err != nil {
 		return nil, err
 	}
 	c.Request = json.RawMessage(request)
@@ -45,6 +49,8 @@ func scanCommand(r pgx.Row) (*store.Command, error) {
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	c.ClaimedAt, c.FinishedAt = fromMicros(claimed), fromMicros(finished)
 	c.LeaseExpiresAt = fromMicros(leaseExpires)
+	c.Progress = progressOf(progress, eta, progressAt)
+	c.CancelRequestedAt = fromMicros(cancelRequested)
 	return &c, nil
 }
 
@@ -57,23 +63,9 @@ const insertCommandSQL = `INSERT INTO commands
 // it: one implicit transaction inserts the command and its queue row and
 // notifies the listening workers at commit.
 func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
-	if c.Status != store.StatusQueued {
-		return fmt.Errorf("postgres: a new command must be QUEUED, not %s", c.Status)
-	}
-	spec, err := json.Marshal(c.Spec)
+	request, spec, outputs, err := encodeCommand(c)
 	if err != nil {
-		return fmt.Errorf("postgres: encode spec: %w", err)
-	}
-	outputs, err := json.Marshal(c.Outputs)
-	if err != nil {
-		return fmt.Errorf("postgres: encode outputs: %w", err)
-	}
-	if c.Outputs == nil {
-		outputs = []byte("[]")
-	}
-	request := []byte(c.Request)
-	if len(request) == 0 {
-		request = []byte("{}")
+		return err
 	}
 	args := []any{c.ID, c.AccountID, c.Type, c.Status, request, spec, outputs, micros(c.CreatedAt), micros(c.UpdatedAt)}
 	if s.enqueue.Load() {
@@ -88,6 +80,78 @@ func (s *Store) CreateCommand(ctx context.Context, c *store.Command) error {
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: create command: %w", err)
+	}
+	return nil
+}
+
+// encodeCommand checks that c is a new command and returns its JSON
+// columns: request, spec and outputs.
+func encodeCommand(c *store.Command) (request, spec, outputs []byte, err error) {
+	if c.Status != store.StatusQueued {
+		return nil, nil, nil, fmt.Errorf("postgres: a new command must be QUEUED, not %s", c.Status)
+	}
+	spec, err = json.Marshal(c.Spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("postgres: encode spec: %w", err)
+	}
+	outputs, err = json.Marshal(c.Outputs)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("postgres: encode outputs: %w", err)
+	}
+	if c.Outputs == nil {
+		outputs = []byte("[]")
+	}
+	request = []byte(c.Request)
+	if len(request) == 0 {
+		request = []byte("{}")
+	}
+	return request, spec, outputs, nil
+}
+
+// insertCommandsSQL inserts a batch of commands given as parallel arrays
+// (unnest zips them row by row), so a batch of any size is one statement.
+const insertCommandsSQL = `INSERT INTO commands
+	(id, account_id, command_type, status, request, spec, outputs, created_at, updated_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+		$5::bytea[], $6::bytea[], $7::bytea[], $8::bigint[], $9::bigint[])`
+
+// CreateCommands implements store.Commands. The batch is one statement, so
+// one implicit transaction: an id that exists, or one the batch repeats,
+// fails the primary key and nothing is recorded. When the store's queue is
+// in use, the same statement queues every command and notifies the
+// listening workers at commit, as CreateCommand does.
+func (s *Store) CreateCommands(ctx context.Context, cs []*store.Command) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var (
+		ids, accounts, types, statuses = make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
+		requests, specs, outputs       = make([][]byte, len(cs)), make([][]byte, len(cs)), make([][]byte, len(cs))
+		created, updated               = make([]int64, len(cs)), make([]int64, len(cs))
+	)
+	for i, c := range cs {
+		request, spec, out, err := encodeCommand(c)
+		if err != nil {
+			return err
+		}
+		ids[i], accounts[i], types[i], statuses[i] = c.ID, c.AccountID, string(c.Type), string(c.Status)
+		requests[i], specs[i], outputs[i] = request, spec, out
+		created[i], updated[i] = micros(c.CreatedAt), micros(c.UpdatedAt)
+	}
+	args := []any{ids, accounts, types, statuses, requests, specs, outputs, created, updated}
+	var err error
+	if s.enqueue.Load() {
+		_, err = s.pool.Exec(ctx, `WITH c AS (`+insertCommandsSQL+` RETURNING id, created_at),
+			q AS (INSERT INTO queue_jobs (id, queued_at) SELECT id, created_at FROM c ON CONFLICT (id) DO NOTHING)
+			SELECT pg_notify($10, '')`, append(args, s.channel())...)
+	} else {
+		_, err = s.pool.Exec(ctx, insertCommandsSQL, args...)
+	}
+	if isUniqueViolation(err) {
+		return fmt.Errorf("postgres: a command of the batch exists or is repeated: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create commands: %w", err)
 	}
 	return nil
 }
@@ -139,7 +203,8 @@ const claimSQL = `UPDATE commands SET
 		lease_owner = $1, lease_node = $2, lease_expires_at = $3,
 		claimed_at = $4, updated_at = $4,
 		attempts = attempts + 1,
-		lost_leases = lost_leases + (status = 'PROCESSING')::int
+		lost_leases = lost_leases + (status = 'PROCESSING')::int,
+		progress = NULL, progress_eta_seconds = NULL, progress_at = 0
 	WHERE id = $5 AND (status = 'QUEUED' OR (status = 'PROCESSING' AND lease_expires_at <= $4))
 		AND ($6 <= 0 OR (SELECT count(*) FROM commands AS running
 			WHERE running.account_id = commands.account_id AND running.status = 'PROCESSING'

@@ -92,6 +92,98 @@ func TestCreateCommandQueuesIt(t *testing.T) {
 	}
 }
 
+// A batch (CreateCommands) is queued by the statement that records it: a
+// second process's Pop, woken by NOTIFY only, gets every command of the
+// batch in the order they were created; a refused batch queues nothing.
+func TestCreateCommandsQueuesThem(t *testing.T) {
+	u, _ := pgtest.Schema(t, "")
+	api, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	worker, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Close()
+	openQueue(t, api, postgres.QueueOptions{})
+	wq := openQueue(t, worker, postgres.QueueOptions{PollInterval: time.Hour}) // woken by NOTIFY only
+	a, err := api.EnsureAccount(t.Context(), "acct", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	popped := make(chan string, 1)
+	go func() {
+		id, err := wq.Pop(t.Context())
+		if err != nil {
+			id = "error: " + err.Error()
+		}
+		popped <- id
+	}()
+	time.Sleep(50 * time.Millisecond) // let Pop wait
+	batch := []*store.Command{newCommand(a.ID), newCommand(a.ID), newCommand(a.ID)}
+	for i, c := range batch {
+		c.CreatedAt = c.CreatedAt.Add(time.Duration(i) * time.Millisecond)
+		c.Type = store.TypeMultipleCommand
+	}
+	if err := api.CreateCommands(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-popped:
+		if id != batch[0].ID {
+			t.Fatalf("first Pop = %q, want the batch's first command %s", id, batch[0].ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a recorded batch never reached a waiting Pop on another store (no NOTIFY?)")
+	}
+	for _, c := range batch[1:] {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		id, err := wq.Pop(ctx)
+		cancel()
+		if err != nil || id != c.ID {
+			t.Fatalf("Pop = %q, %v; want %s", id, err, c.ID)
+		}
+	}
+	// A batch with one existing id fails whole and queues nothing.
+	refused := []*store.Command{newCommand(a.ID), batch[1]}
+	if err := api.CreateCommands(t.Context(), refused); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateCommands with an existing id = %v, want ErrConflict", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if id, err := wq.Pop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after a refused CreateCommands, Pop = %q, %v; want nothing queued", id, err)
+	}
+}
+
+// Cancelling a QUEUED command takes its queue row away in the same
+// transaction, so no worker is handed a command it may not claim.
+func TestCancelQueuedCommandUnqueuesIt(t *testing.T) {
+	s := open(t)
+	q := openQueue(t, s, postgres.QueueOptions{})
+	a, err := s.EnsureAccount(t.Context(), "acct", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, kept := newCommand(a.ID), newCommand(a.ID)
+	kept.CreatedAt = cancelled.CreatedAt.Add(time.Millisecond)
+	if err := s.CreateCommands(t.Context(), []*store.Command{cancelled, kept}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CancelQueuedCommand(t.Context(), cancelled.ID, store.Outcome{
+		Status: store.StatusFailed, ErrorStatus: "CANCELLED", FinishedAt: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if id, err := q.Pop(ctx); err != nil || id != kept.ID {
+		t.Fatalf("Pop after cancelling the first command = %q, %v; want the second, %s", id, err, kept.ID)
+	}
+}
+
 // A lost notification only delays: with no listener wake-up at all (a row
 // inserted behind the queue's back, no NOTIFY), a waiting Pop finds it at
 // its next poll.

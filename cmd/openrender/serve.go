@@ -306,7 +306,8 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (store.Store, e
 }
 
 // openQueue opens the --queue-url queue. A nil queue means the engine's
-// default, in-process one. The name says which it is, for the banner.
+// default, in-process one. The name says which it is, for the banner
+// (a URL already redacted).
 func openQueue(ctx context.Context, queueURL string, st store.Store) (queue.Queue, string, error) {
 	pg, isPostgres := st.(*postgres.Store)
 	switch {
@@ -417,7 +418,7 @@ func printBanner(out io.Writer, addr, publicURL, dataDir, storageURL, queueName 
 	}
 	fmt.Fprintf(out, "  database:  %s\n", redactURL(database))
 	fmt.Fprintf(out, "  storage:   %s (links: %s)\n", redactURL(storageURL), publicURL)
-	fmt.Fprintf(out, "  queue:     %s\n", redactURL(queueName))
+	fmt.Fprintf(out, "  queue:     %s\n", queueName)
 	fmt.Fprintf(out, "  work dir:  %s\n", cfg.WorkDir)
 	if f.role == roleAPI {
 		fmt.Fprintf(out, "  workers:   none (node %s)\n", cfg.NodeID)

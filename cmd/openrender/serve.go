@@ -199,7 +199,15 @@ func runServer(f serveFlags, out io.Writer) error {
 	}
 	defer bucket.Close()
 
+	// With Postgres, processes tell each other of command changes (a
+	// cancel, progress for a live event stream) by NOTIFY, at once, instead
+	// of each reading the store every engine.WatchInterval.
+	var changes engine.CommandSignal
+	if pg, ok := st.(*postgres.Store); ok {
+		changes = pg.Signal()
+	}
 	eng, err := engine.New(engine.Config{
+		Signal:               changes,
 		Store:                st,
 		Storage:              bucket,
 		Queue:                q,

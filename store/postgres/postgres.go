@@ -50,8 +50,11 @@ type Store struct {
 	// schema is the schema the tables live in (the connections'
 	// current_schema()), which also names the queue's NOTIFY channel.
 	schema string
-	// connString opens the queue's listening connection.
-	connString string
+	// listenConfig opens the connections that LISTEN (the queue's and the
+	// signal's): the pool's own connection settings, parsed once, so that
+	// pool-only URL parameters such as pool_max_conns don't reach the
+	// server as unknown settings.
+	listenConfig *pgx.ConnConfig
 	// enqueue: CreateCommand also queues the command (see Queue).
 	enqueue atomic.Bool
 }
@@ -69,7 +72,7 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, connString: connString}
+	s := &Store{pool: pool, listenConfig: cfg.ConnConfig.Copy()}
 	if err := migrate(ctx, pool, migrations); err != nil {
 		pool.Close()
 		return nil, err
@@ -79,6 +82,12 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: read current schema: %w", err)
 	}
 	return s, nil
+}
+
+// connectListener opens a connection of its own, outside the pool, for
+// LISTEN: a listening connection is held for as long as it listens.
+func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	return pgx.ConnectConfig(ctx, s.listenConfig.Copy())
 }
 
 // Pool returns the store's connection pool.

@@ -207,7 +207,7 @@ func (q *Queue) listen(ctx context.Context) {
 }
 
 func (q *Queue) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, q.s.connString)
+	conn, err := q.s.connectListener(ctx)
 	if err != nil {
 		return err
 	}

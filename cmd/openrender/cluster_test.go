@@ -256,3 +256,43 @@ func TestPostgresConnectionsKilledDuringARun(t *testing.T) {
 	}
 	s.stopOK()
 }
+
+// TestCancelReachesAnotherNode: a command submitted to and cancelled
+// through an API node stops on the worker node that runs it. The worker
+// hears of the cancel by NOTIFY (store/postgres Signal), so it stops ffmpeg
+// at once rather than at its next once-a-second check; the bound below is
+// loose because the machine may be loaded, and the latency is logged.
+func TestCancelReachesAnotherNode(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := pgtest.Schema(t, "")
+	key := engine.NewAPIKey()
+	common := []string{"--database-url", dbURL, "--storage-url", "file://" + t.TempDir(),
+		"--signing-key", "a-signing-key-shared-by-every-node-of-the-test"}
+	api := startServer(t, serverOptions{dataDir: t.TempDir(), key: key,
+		args: append([]string{"--role", roleAPI, "--node-id", "api-1"}, common...)})
+	startServer(t, serverOptions{dataDir: t.TempDir(), key: key, noHTTP: true,
+		args: append([]string{"--role", roleWorker, "--node-id", "worker-1"}, common...)})
+	st := clusterStore(t, dbURL)
+
+	id := api.submit(realtimeCommand(60))
+	c := waitCommand(t, st, id, time.Now().Add(60*time.Second), func(c *store.Command) bool {
+		return c.Status == store.StatusProcessing || c.Status.Final()
+	})
+	time.Sleep(time.Second) // let ffmpeg start
+	if c.Status != store.StatusProcessing || c.LeaseNode != "worker-1" {
+		t.Fatalf("command is %s on %q, want PROCESSING on worker-1", c.Status, c.LeaseNode)
+	}
+	asked := time.Now()
+	if code, body := api.do("POST", "/api/v1/commands/"+id+"/cancel", key, nil); code != 200 && code != 202 {
+		t.Fatalf("cancel: %d %s", code, body)
+	}
+	c = waitCommand(t, st, id, asked.Add(30*time.Second), func(c *store.Command) bool { return c.Status.Final() })
+	took := c.FinishedAt.Sub(asked)
+	t.Logf("cancelled through api-1, finished on worker-1 %v later", took.Round(time.Millisecond))
+	if c.Status != store.StatusFailed || c.ErrorStatus != "CANCELLED" {
+		t.Fatalf("cancelled command ended %s %s: %s", c.Status, c.ErrorStatus, c.ErrorMessage)
+	}
+	if took > 3*time.Second {
+		t.Errorf("the worker stopped the command %v after the cancel; want well under a second", took)
+	}
+}

@@ -123,6 +123,23 @@ func TestThreeProcessesSharePostgresAndABucket(t *testing.T) {
 	}
 	both.kill()
 	killedAt := time.Now()
+	// Which runs the kill cut short is read after the kill: a run can end
+	// or begin between the last look above and the kill, and a dead
+	// process records nothing more, while the leases it held stay until
+	// they expire.
+	killed = killed[:0]
+	for _, id := range ids {
+		c, err := st.GetCommand(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status == store.StatusProcessing && c.LeaseNode == "both-1" {
+			killed = append(killed, id)
+		}
+	}
+	if len(killed) == 0 {
+		t.Fatalf("node both-1 held no command when it was killed\n%s", both.output())
+	}
 	t.Logf("killed both-1 while it ran %d commands", len(killed))
 
 	// Its commands are taken over by worker-1 once their leases expire:

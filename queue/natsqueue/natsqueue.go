@@ -149,12 +149,24 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 			return "", queue.ErrClosed
 		case ctx.Err() != nil:
 			return "", ctx.Err()
-		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		case deadlinePassed(ctx):
+			// The deadline passed but ctx's timer has not marked it yet;
+			// JetStream refuses a fetch whose deadline is already past
+			// with an error of its own.
+			return "", context.DeadlineExceeded
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), deadlinePassed(fetchCtx):
 			continue // the long poll ended empty
 		default:
 			return "", err
 		}
 	}
+}
+
+// deadlinePassed tells whether ctx has a deadline that is now past, which
+// can be true a moment before ctx.Err() says so.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (q *Queue) isClosed() bool {

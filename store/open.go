@@ -2,59 +2,25 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"sort"
-	"strings"
-	"sync"
+
+	"github.com/openrender/openrender/internal/urlopen"
 )
 
 // Opener opens a store from a URL of the scheme it was registered for.
 type Opener func(ctx context.Context, u *url.URL) (Store, error)
 
-var (
-	openersMu sync.RWMutex
-	openers   = map[string]Opener{}
-)
+var openers = urlopen.New[Store]("store")
 
 // Register makes a driver available to Open under a URL scheme. Drivers call
 // it from init, so importing a driver package (often with a blank import) is
 // what makes its scheme work. Registering a scheme twice panics.
-func Register(scheme string, open Opener) {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	scheme = strings.ToLower(scheme)
-	if _, dup := openers[scheme]; dup {
-		panic("store: Register called twice for scheme " + scheme)
-	}
-	openers[scheme] = open
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Open opens the store a URL names, such as "sqlite:///var/lib/openrender/db"
-// (store/sqlite). The scheme's driver must have been imported.
-func Open(ctx context.Context, rawURL string) (Store, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("store: bad URL %q: %w", rawURL, err)
-	}
-	openersMu.RLock()
-	open := openers[strings.ToLower(u.Scheme)]
-	openersMu.RUnlock()
-	if open == nil {
-		return nil, fmt.Errorf("store: no driver for scheme %q (known: %s); import the driver package",
-			u.Scheme, strings.Join(Schemes(), ", "))
-	}
-	return open(ctx, u)
-}
+// (store/sqlite) or "postgres://host/db" (store/postgres). The scheme's
+// driver must have been imported.
+func Open(ctx context.Context, rawURL string) (Store, error) { return openers.Open(ctx, rawURL) }
 
 // Schemes lists the registered URL schemes, sorted.
-func Schemes() []string {
-	openersMu.RLock()
-	defer openersMu.RUnlock()
-	s := make([]string, 0, len(openers))
-	for k := range openers {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
+func Schemes() []string { return openers.Schemes() }

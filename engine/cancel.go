@@ -162,25 +162,6 @@ func (e *Engine) checkCancels(ctx context.Context, _ ...string) error {
 	return nil
 }
 
-// watchCancels runs checkCancels every WatchInterval until ctx ends: the
-// fallback that stops, within a second, a command cancelled through
-// another process when no Config.Signal carries the news at once.
-func (e *Engine) watchCancels(ctx context.Context) {
-	defer e.cancelWatch.Done()
-	t := time.NewTicker(WatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := e.checkCancels(ctx); err != nil && ctx.Err() == nil {
-				e.log.Warn("could not check for cancel requests", "err", err)
-			}
-		}
-	}
-}
-
 // listenSignals wakes this process on other processes' changes.
 func (e *Engine) listenSignals(ctx context.Context) {
 	defer e.cancelWatch.Done()

@@ -41,7 +41,7 @@ type Engine struct {
 	// running maps the commands running here to their cancel functions.
 	runMu   sync.Mutex
 	running map[string]context.CancelCauseFunc
-	// cancelWatch is watchCancels and listenSignals, stopped by Stop
+	// cancelWatch is the cancel-request check and listenSignals, stopped by Stop
 	// once no command runs here any more.
 	cancelWatch     sync.WaitGroup
 	stopCancelWatch context.CancelFunc
@@ -163,15 +163,20 @@ func (e *Engine) Start(ctx context.Context) error {
 		go e.work(acceptCtx, runCtx)
 	}
 	e.sweeper.Add(2)
-	go e.every(acceptCtx, e.cfg.SweepInterval, "recovery sweep", e.sweep)
-	go e.every(acceptCtx, e.cfg.FileSweepInterval, "file sweep", func(ctx context.Context) error {
+	go e.every(acceptCtx, &e.sweeper, e.cfg.SweepInterval, "recovery sweep", e.sweep)
+	go e.every(acceptCtx, &e.sweeper, e.cfg.FileSweepInterval, "file sweep", func(ctx context.Context) error {
 		_, err := e.SweepFiles(ctx)
 		return errors.Join(err, e.expireIdempotencyKeys(ctx))
 	})
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	e.stopCancelWatch = stopWatch
+	// The fallback that stops, within a second, a command cancelled
+	// through another process when no Config.Signal carries the news at
+	// once.
 	e.cancelWatch.Add(1)
-	go e.watchCancels(watchCtx)
+	go e.every(watchCtx, &e.cancelWatch, WatchInterval, "check for cancel requests", func(ctx context.Context) error {
+		return e.checkCancels(ctx)
+	})
 	if e.cfg.Signal != nil {
 		e.cancelWatch.Add(1)
 		go e.listenSignals(watchCtx)
@@ -272,11 +277,12 @@ func (e *Engine) work(acceptCtx, runCtx context.Context) {
 }
 
 // every runs sweep every interval until ctx ends, logging its failures as
-// what. The engine's background sweeps all run this way: the recovery
-// sweep (commands no queue will deliver: their submitter died before
-// pushing them, or their worker's lease expired) and the file sweep.
-func (e *Engine) every(ctx context.Context, interval time.Duration, what string, sweep func(context.Context) error) {
-	defer e.sweeper.Done()
+// what, then marks wg done. The engine's background loops all run this
+// way: the recovery sweep (commands no queue will deliver: their submitter
+// died before pushing them, or their worker's lease expired), the file
+// sweep, and the check for cancel requests made through other processes.
+func (e *Engine) every(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, what string, sweep func(context.Context) error) {
+	defer wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -92,7 +92,6 @@ func (e *Engine) cancelQueued(ctx context.Context, cmd *store.Command) error {
 	if err := e.cfg.Store.CancelQueuedCommand(ctx, cmd.ID, o); err != nil {
 		return err
 	}
-	e.finished.signal(cmd.ID)
 	e.commandChanged(cmd.ID)
 	e.announced(c, a)
 	e.metrics.finishedCommand(o)

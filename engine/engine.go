@@ -31,8 +31,6 @@ type Engine struct {
 	runner      Runner // chosen by Start: see chooseRunner
 	waiters     *accountWaiters
 
-	// finished wakes Wait callers when a command of this process ends.
-	finished *broadcaster
 	// changed wakes Watch callers when a command's status or progress
 	// changes (in this process, or in another one through Config.Signal).
 	changed *broadcaster
@@ -86,10 +84,9 @@ func New(cfg Config) (*Engine, error) {
 			AllowPrivate: cfg.AllowPrivateURLs,
 			UserAgent:    "OpenRender/1.0",
 		}),
-		finished: newBroadcaster(),
-		changed:  newBroadcaster(),
-		waiters:  newAccountWaiters(),
-		running:  map[string]context.CancelCauseFunc{},
+		changed: newBroadcaster(),
+		waiters: newAccountWaiters(),
+		running: map[string]context.CancelCauseFunc{},
 	}
 	e.metrics = newMetrics(e)
 	e.webhooks, err = newWebhookSender(cfg, e.log, e.metrics.webhookResult)

@@ -51,7 +51,6 @@ func (e *Engine) commandChanged(id string) {
 // command's watchers, and stop it if it runs here and a cancel was asked.
 func (e *Engine) remoteChange(id string) {
 	e.changed.signal(id)
-	e.finished.signal(id)
 	if e.isRunning(id) {
 		e.checkCancels(context.Background(), id)
 	}

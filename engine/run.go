@@ -301,7 +301,6 @@ func (e *Engine) finish(c *claim, o store.Outcome, ffmpegTime time.Duration) {
 		c.log.Warn("recording the result failed; retrying", "err", err)
 		sleepCtx(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
-	e.finished.signal(c.cmd.ID)
 	e.commandChanged(c.cmd.ID)
 	e.metrics.finishedCommand(o)
 	e.metrics.ranFFmpeg(ffmpegTime)

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // broadcaster wakes everyone waiting on a key when it is signalled.
@@ -53,32 +52,18 @@ func (b *broadcaster) signal(key string) {
 	}
 }
 
-// waitFallback is how often Wait re-reads the store for a command that
-// another process may finish (this process's own commands wake it at once).
-const waitFallback = time.Second
-
 // Wait blocks until the command is SUCCESS or FAILED, or ctx is done, and
 // returns it as Get does. Commands run by this process wake it the moment
 // they finish; commands run by other processes sharing the store are seen
-// within a second.
+// within WatchInterval (at once with Config.Signal). It is Watch, keeping
+// only the last state.
 func (e *Engine) Wait(ctx context.Context, accountID, id string) (*CommandInfo, error) {
-	for {
-		woke, done := e.finished.wait(id) // before reading, so no finish is missed
-		c, err := e.Get(ctx, accountID, id)
-		if err != nil || c.Status.Final() {
-			done()
-			return c, err
-		}
-		t := time.NewTimer(waitFallback)
-		select {
-		case <-ctx.Done():
-		case <-woke:
-		case <-t.C:
-		}
-		t.Stop()
-		done()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	var last *CommandInfo
+	if err := e.Watch(ctx, accountID, id, func(c *CommandInfo) error {
+		last = c
+		return nil
+	}); err != nil {
+		return nil, err
 	}
+	return last, nil
 }

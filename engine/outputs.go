@@ -102,6 +102,11 @@ func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef,
 		// is stored as "other".
 		info = media.Info{FileType: "other"}
 	}
+	return e.storedOutput(cmd, out, key, fi.Size(), info), nil
+}
+
+// storedOutput is the record of an output whose bytes are stored under key.
+func (e *Engine) storedOutput(cmd *store.Command, out store.OutputRef, key string, size int64, info media.Info) *store.File {
 	if info.MimeType == "" {
 		info.MimeType = media.MimeType(out.FileName, info.FileType)
 	}
@@ -114,11 +119,11 @@ func (e *Engine) storeOutput(ctx context.Context, c *claim, out store.OutputRef,
 		FileName:  out.FileName,
 		BlobKey:   key,
 		Status:    store.FileStored,
-		SizeBytes: fi.Size(),
+		SizeBytes: size,
 		Info:      info,
 		CreatedAt: now,
 		UpdatedAt: now,
-	}, nil
+	}
 }
 
 // blobKey is where a file's bytes live: under the file's id, then the

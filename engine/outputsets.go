@@ -168,23 +168,7 @@ func (e *Engine) storeSetOutput(ctx context.Context, c *claim, out store.OutputR
 	if probeErr != nil {
 		info = media.Info{FileType: "other"}
 	}
-	if info.MimeType == "" {
-		info.MimeType = media.MimeType(out.FileName, info.FileType)
-	}
-	now := e.cfg.Now()
-	return &store.File{
-		ID:        out.FileID,
-		AccountID: cmd.AccountID,
-		CommandID: cmd.ID,
-		Alias:     out.Alias,
-		FileName:  out.FileName,
-		BlobKey:   key,
-		Status:    store.FileStored,
-		SizeBytes: total,
-		Info:      info,
-		CreatedAt: now,
-		UpdatedAt: now,
-	}, nil
+	return e.storedOutput(cmd, out, key, total, info), nil
 }
 
 // readPlaylist reads a playlist ffmpeg wrote in dir, as the uploader opens

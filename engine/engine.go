@@ -15,6 +15,7 @@ import (
 	"github.com/openrender/openrender/media"
 	"github.com/openrender/openrender/notify"
 	"github.com/openrender/openrender/queue"
+	"github.com/openrender/openrender/store"
 )
 
 // Engine accepts commands, runs them with ffmpeg on a pool of workers, and
@@ -259,6 +260,10 @@ func runsDir(workDir, node string) string { return filepath.Join(workDir, "runs"
 // work is one worker: it takes ids from the queue and runs what it can claim.
 func (e *Engine) work(acceptCtx, runCtx context.Context) {
 	defer e.workers.Done()
+	if claimer, ok := e.cfg.Queue.(queue.Claimer); ok {
+		e.workClaiming(acceptCtx, runCtx, claimer)
+		return
+	}
 	for {
 		id, err := e.cfg.Queue.Pop(acceptCtx)
 		if err != nil {
@@ -270,6 +275,25 @@ func (e *Engine) work(acceptCtx, runCtx context.Context) {
 			return
 		}
 		e.claimAndRun(runCtx, id)
+	}
+}
+
+// workClaiming is work for a queue that claims as it pops (one round trip
+// to the store instead of two).
+func (e *Engine) workClaiming(acceptCtx, runCtx context.Context, claimer queue.Claimer) {
+	for {
+		got, err := claimer.PopClaim(acceptCtx, e.newLease)
+		switch {
+		case errors.Is(err, store.ErrAccountBusy):
+			e.deferForAccount(runCtx, got.ID)
+		case err != nil && (acceptCtx.Err() != nil || errors.Is(err, queue.ErrClosed)):
+			return
+		case err != nil:
+			e.log.Error("queue pop and claim failed", "err", err)
+			sleepCtx(acceptCtx, time.Second)
+		default:
+			e.runClaimed(runCtx, got.Command, got.Lease)
+		}
 	}
 }
 

@@ -39,12 +39,7 @@ type claim struct {
 // outcome. A failed claim (someone else has it, or it is finished) is normal:
 // the queue only carries hints.
 func (e *Engine) claimAndRun(runCtx context.Context, id string) {
-	now := e.cfg.Now()
-	// The owner is unique to this claim, not just to this process: if this
-	// worker stalls past its lease and another worker of the same process
-	// claims the command, the stale one must not act on the new claim.
-	lease := store.Lease{Owner: e.cfg.NodeID + "/" + randomToken(), Node: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration),
-		MaxRunningPerAccount: e.maxRunningPerAccount()}
+	lease := e.newLease()
 	cmd, err := e.cfg.Store.ClaimCommand(runCtx, id, lease)
 	if errors.Is(err, store.ErrAccountBusy) {
 		e.deferForAccount(runCtx, id)
@@ -56,6 +51,21 @@ func (e *Engine) claimAndRun(runCtx context.Context, id string) {
 		}
 		return
 	}
+	e.runClaimed(runCtx, cmd, lease)
+}
+
+// newLease is the lease of a claim made now.
+func (e *Engine) newLease() store.Lease {
+	now := e.cfg.Now()
+	// The owner is unique to this claim, not just to this process: if this
+	// worker stalls past its lease and another worker of the same process
+	// claims the command, the stale one must not act on the new claim.
+	return store.Lease{Owner: e.cfg.NodeID + "/" + randomToken(), Node: e.cfg.NodeID, Now: now, ExpiresAt: now.Add(e.cfg.LeaseDuration),
+		MaxRunningPerAccount: e.maxRunningPerAccount()}
+}
+
+// runClaimed runs a command this worker has claimed under lease.
+func (e *Engine) runClaimed(runCtx context.Context, cmd *store.Command, lease store.Lease) {
 	c := &claim{
 		cmd:   cmd,
 		lease: lease,

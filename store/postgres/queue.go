@@ -58,6 +58,7 @@ type Queue struct {
 var (
 	_ queue.Queue    = (*Queue)(nil)
 	_ queue.StoreFed = (*Queue)(nil)
+	_ queue.Claimer  = (*Queue)(nil)
 )
 
 // Queue returns the store's queue and makes CreateCommand queue every
@@ -113,6 +114,18 @@ const popSQL = `SET LOCAL synchronous_commit = off;
 
 // Pop implements queue.Queue.
 func (q *Queue) Pop(ctx context.Context) (string, error) {
+	var id string
+	err := q.wait(ctx, func() (bool, error) {
+		var err error
+		id, err = q.take(ctx)
+		return id != "", err
+	})
+	return id, err
+}
+
+// wait calls take until it finds something (or fails), and between calls
+// waits for a notification, or PollInterval in case one was lost.
+func (q *Queue) wait(ctx context.Context, take func() (bool, error)) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -122,7 +135,7 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 	for {
 		select {
 		case <-q.closed:
-			return "", queue.ErrClosed
+			return queue.ErrClosed
 		default:
 		}
 		// Take the wake channel before looking, so that a row inserted
@@ -130,14 +143,14 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 		q.mu.Lock()
 		wake := q.wake
 		q.mu.Unlock()
-		id, err := q.take(ctx)
+		found, err := take()
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return "", ctx.Err()
+			return ctx.Err()
 		case err != nil:
-			return "", err
-		case id != "":
-			return id, nil
+			return err
+		case found:
+			return nil
 		}
 		if timer == nil {
 			timer = time.NewTimer(q.poll)
@@ -148,9 +161,9 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 		case <-wake:
 		case <-timer.C:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return ctx.Err()
 		case <-q.closed:
-			return "", queue.ErrClosed
+			return queue.ErrClosed
 		}
 	}
 }

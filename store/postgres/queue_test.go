@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,25 +267,56 @@ func waitListening(t *testing.T, s *postgres.Store, app string) {
 }
 
 // BenchmarkQueueClaims measures commands taken from the Postgres queue and
-// claimed in the store per second, with no-op work, by 8 workers on 8
-// connections: Pop then ClaimCommand (no per-account cap); and Pop,
-// ClaimCommand with the engine's default cap (8, over 16 accounts) and
-// FinishCommand: the whole life of a command that does nothing.
+// claimed in the store per second, with no-op work, by W workers sharing
+// one store (pool of W connections), as the engine's workers do:
+//
+//   - claim: Pop then ClaimCommand, no per-account cap (two round trips);
+//   - popclaim: PopClaim, no cap (one statement);
+//   - popclaim+cap: PopClaim with the engine's default cap (8), which is
+//     the engine's path by default: pop and account lock, then the claim,
+//     as one batch (commands spread over one account per 8 commands, so
+//     no account reaches the cap);
+//   - claim+finish, popclaim+finish: the whole life of a command that does
+//     nothing, with the engine's default cap (8, commands spread over 16
+//     accounts; PopClaim then pops, locks the account and claims in one
+//     batch): claimed, then FinishCommand.
+//
+// W is 8 unless OPENRENDER_BENCH_WORKERS says otherwise.
 func BenchmarkQueueClaims(b *testing.B) {
-	b.Run("claim", func(b *testing.B) { benchClaims(b, false) })
-	b.Run("claim+finish", func(b *testing.B) { benchClaims(b, true) })
+	workers := 8
+	if w, err := strconv.Atoi(os.Getenv("OPENRENDER_BENCH_WORKERS")); err == nil && w > 0 {
+		workers = w
+	}
+	for _, m := range []claimMode{
+		{name: "claim"},
+		{name: "popclaim", popClaim: true},
+		{name: "popclaim+cap", popClaim: true, capped: true},
+		{name: "claim+finish", capped: true, finish: true},
+		{name: "popclaim+finish", popClaim: true, capped: true, finish: true},
+	} {
+		b.Run(m.name, func(b *testing.B) { benchClaims(b, m, workers) })
+	}
 }
 
-func benchClaims(b *testing.B, finish bool) {
+type claimMode struct {
+	name                     string
+	popClaim, capped, finish bool
+}
+
+func benchClaims(b *testing.B, m claimMode, workers int) {
 	u, _ := pgtest.Schema(b, "")
-	s, err := postgres.Open(context.Background(), u+"&pool_max_conns=10")
+	s, err := postgres.Open(context.Background(), u+"&pool_max_conns="+strconv.Itoa(workers))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	q := openQueue(b, s, postgres.QueueOptions{})
+	accountCount := 16
+	if m.capped && !m.finish {
+		accountCount = max(16, b.N/8)
+	}
 	var accounts []string
-	for i := range 16 {
+	for i := range accountCount {
 		a, err := s.EnsureAccount(context.Background(), fmt.Sprint("acct-", i), time.Now())
 		if err != nil {
 			b.Fatal(err)
@@ -298,7 +331,7 @@ func benchClaims(b *testing.B, finish bool) {
 		go func() {
 			defer made.Done()
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if err := s.CreateCommand(context.Background(), newCommand(accounts[i%16])); err != nil {
+				if err := s.CreateCommand(context.Background(), newCommand(accounts[i%int64(len(accounts))])); err != nil {
 					b.Error(err)
 					return
 				}
@@ -306,35 +339,49 @@ func benchClaims(b *testing.B, finish bool) {
 		}()
 	}
 	made.Wait()
+	// Claims without finishing have either no cap, or commands spread
+	// over enough accounts that none reaches it.
+	limit := 0
+	if m.capped {
+		limit = 8
+	}
 	b.ResetTimer()
 	var claimed atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	for w := range 8 {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for claimed.Load() < int64(b.N) {
-				id, err := q.Pop(ctx)
-				if err != nil {
-					return
+			for n := 0; claimed.Load() < int64(b.N); n++ {
+				owner := fmt.Sprint("w", w, "/", n)
+				newLease := func() store.Lease {
+					now := time.Now()
+					return store.Lease{Owner: owner, Node: "bench", Now: now, ExpiresAt: now.Add(time.Minute), MaxRunningPerAccount: limit}
 				}
-				now := time.Now()
-				owner := fmt.Sprint("w", w, "/", id)
-				// Without finishing, every account would reach the cap:
-				// claims alone are measured without one.
-				limit := 8
-				if !finish {
-					limit = 0
+				var id string
+				if m.popClaim {
+					got, err := q.PopClaim(ctx, newLease)
+					if err != nil {
+						if ctx.Err() == nil {
+							b.Error(err)
+						}
+						return
+					}
+					id = got.ID
+				} else {
+					var err error
+					if id, err = q.Pop(ctx); err != nil {
+						return
+					}
+					if _, err := s.ClaimCommand(ctx, id, newLease()); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-				if _, err := s.ClaimCommand(ctx, id, store.Lease{Owner: owner, Node: "bench", Now: now,
-					ExpiresAt: now.Add(time.Minute), MaxRunningPerAccount: limit}); err != nil {
-					b.Error(err)
-					return
-				}
-				if finish {
-					if err := s.FinishCommand(ctx, id, owner, store.Outcome{Status: store.StatusSuccess, FinishedAt: now}); err != nil {
+				if m.finish {
+					if err := s.FinishCommand(ctx, id, owner, store.Outcome{Status: store.StatusSuccess, FinishedAt: time.Now()}); err != nil {
 						b.Error(err)
 						return
 					}

@@ -20,7 +20,8 @@ import (
 )
 
 // Output sets. An output whose alias starts with SetOutputPrefix
-// ("out_playlist_") is an HLS playlist (its file name ends in .m3u8) and
+// ("out_playlist_") is an HLS playlist (its file name ends in .m3u8), or an
+// image sequence (see imagesets.go), and
 // stands for a set of files: the playlist ffmpeg wrote and every file it
 // names (segments, an fMP4 init section, nested playlists). The engine
 // stores them all under one key prefix, files/<file id>/<attempt>/, with
@@ -38,7 +39,7 @@ import (
 // bytes stored for the playlist are the bytes that were checked.
 
 // SetOutputPrefix starts the alias of an output that is a set of files.
-const SetOutputPrefix = "out_playlist_"
+const SetOutputPrefix = template.SetAliasPrefix
 
 // MaxSetFiles bounds the files one set output may hold (playlists included).
 const MaxSetFiles = 10000
@@ -58,9 +59,12 @@ func isSetFile(f *store.File) bool { return f.CommandID != "" && isSetOutput(f.A
 func checkSetOutputs(outputs map[string]string, field string) template.Errors {
 	var problems template.Errors
 	for _, alias := range sortedKeys(outputs) {
+		if strings.Contains(outputs[alias], "%") {
+			continue // an image sequence; template.Parse checks the pattern
+		}
 		if isSetOutput(alias) && !strings.HasSuffix(strings.ToLower(outputs[alias]), ".m3u8") {
 			problems = append(problems, template.NewFieldError(
-				fmt.Sprintf("%s is a playlist output (its alias starts with %s): its file name must end in .m3u8, such as \"stream.m3u8\"",
+				fmt.Sprintf("%s is a playlist output (its alias starts with %s): its file name must end in .m3u8, such as \"stream.m3u8\", or be an image sequence, such as \"frame_%%03d.jpg\"",
 					alias, SetOutputPrefix), "body", field, alias))
 		}
 	}
@@ -73,6 +77,9 @@ func (e *Engine) storeSetOutput(ctx context.Context, c *claim, out store.OutputR
 	cmd := c.cmd
 	dir := filepath.Join(c.dir, outDir)
 	prefix := path.Dir(blobKey(out.FileID, cmd.Attempts, out.FileName)) + "/"
+	if seq, ok := template.ParseImageSequence(out.FileName); ok {
+		return e.storeImageSequence(ctx, c, out, seq, dir, prefix)
+	}
 
 	playlist, err := e.readPlaylist(dir, out.FileName, out)
 	if err != nil {
@@ -117,33 +124,10 @@ func (e *Engine) storeSetOutput(ctx context.Context, c *claim, out store.OutputR
 
 	// The segments first, the playlist last: a playlist in storage always
 	// has its segments beside it.
-	var (
-		mu       sync.Mutex
-		stored   []string
-		total    = int64(len(playlist))
-		firstErr error
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, setUploadWorkers)
-	)
-	for _, name := range names {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			size, err := e.storeSetMember(ctx, c, dir, name, prefix+name, out)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			stored = append(stored, prefix+name)
-			total += size
-		}()
-	}
-	wg.Wait()
+	stored, total, firstErr := e.storeSetMembers(ctx, c, dir, prefix, names, out, func(name string) string {
+		return fmt.Sprintf("playlist %s names %q", out.FileName, name)
+	})
+	total += int64(len(playlist))
 	if firstErr == nil && total > e.cfg.MaxOutputBytes {
 		firstErr = failf(ErrorOutputTooLarge, "output %s and its segments are %d bytes, over the %d-byte limit", out.Alias, total, e.cfg.MaxOutputBytes)
 	}
@@ -156,13 +140,7 @@ func (e *Engine) storeSetOutput(ctx context.Context, c *claim, out store.OutputR
 		})
 	}
 	if firstErr != nil {
-		cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, k := range stored {
-			if err := e.cfg.Storage.Delete(cleanup, k); err != nil {
-				c.log.Warn("could not delete a segment of a failed output", "key", k, "err", err)
-			}
-		}
+		e.deleteSetKeys(stored, c)
 		return nil, firstErr
 	}
 	if probeErr != nil {
@@ -192,14 +170,58 @@ func (e *Engine) readPlaylist(dir, name string, out store.OutputRef) ([]byte, er
 	return io.ReadAll(io.LimitReader(f, media.MaxPlaylistBytes))
 }
 
-// storeSetMember uploads one file a playlist names and returns its size.
-func (e *Engine) storeSetMember(ctx context.Context, c *claim, dir, name, key string, out store.OutputRef) (int64, error) {
+// storeSetMembers uploads the files of a set (not its playlist), a few at
+// a time, each under prefix+name, and returns the keys it stored and their
+// total size. On failure it returns the first error and the keys stored so
+// far, for the caller to delete. what(name) begins the message about a
+// file that is missing or not a regular file.
+func (e *Engine) storeSetMembers(ctx context.Context, c *claim, dir, prefix string, names []string, out store.OutputRef, what func(name string) string) (stored []string, total int64, firstErr error) {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, setUploadWorkers)
+	)
+	for _, name := range names {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			size, err := e.storeSetMember(ctx, c, dir, name, prefix+name, out, what)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			stored = append(stored, prefix+name)
+			total += size
+		}()
+	}
+	wg.Wait()
+	return stored, total, firstErr
+}
+
+// deleteSetKeys deletes the files stored for a set output that failed.
+func (e *Engine) deleteSetKeys(keys []string, c *claim) {
+	cleanup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		if err := e.cfg.Storage.Delete(cleanup, k); err != nil {
+			c.log.Warn("could not delete a segment of a failed output", "key", k, "err", err)
+		}
+	}
+}
+
+// storeSetMember uploads one file of a set and returns its size.
+func (e *Engine) storeSetMember(ctx context.Context, c *claim, dir, name, key string, out store.OutputRef, what func(name string) string) (int64, error) {
 	f, fi, err := openOutput(dir, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, failf(ErrorOutputMissing, "playlist %s names %q, which ffmpeg did not write", out.FileName, name)
+		return 0, failf(ErrorOutputMissing, "%s, which ffmpeg did not write", what(name))
 	}
 	if errors.Is(err, errNotRegular) {
-		return 0, failf(ErrorOutputMissing, "playlist %s names %q, which is not a regular file", out.FileName, name)
+		return 0, failf(ErrorOutputMissing, "%s, which is not a regular file", what(name))
 	}
 	if err != nil {
 		return 0, err

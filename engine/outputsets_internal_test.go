@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/openrender/openrender/storage"
 	"github.com/openrender/openrender/storage/blobstore"
 	"github.com/openrender/openrender/store"
+	"github.com/openrender/openrender/template"
 )
 
 // Deleting a set deletes every file that storing it stored. Storing follows
@@ -61,5 +64,34 @@ func TestDeleteSetFollowsEveryNestedPlaylist(t *testing.T) {
 			}
 			t.Errorf("%s is still stored after the set was deleted", k)
 		}
+	}
+}
+
+// An image sequence is exactly the files its pattern names, in number
+// order; a symlink among them fails the output rather than being followed.
+func TestImageSequenceFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"frame_010.jpg", "frame_002.jpg", "frame_001.jpg", "frame_0003.jpg", "frame_001.png", "other.jpg"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq, _ := template.ParseImageSequence("frame_%03d.jpg")
+	out := store.OutputRef{Alias: SetOutputPrefix + "frames", FileName: "frame_%03d.jpg"}
+	names, err := imageSequenceFiles(dir, seq, out)
+	if err != nil || strings.Join(names, " ") != "frame_001.jpg frame_002.jpg frame_010.jpg" {
+		t.Fatalf("imageSequenceFiles = %q, %v", names, err)
+	}
+	if got := string(imagePlaylist(names)); !strings.HasPrefix(got, "#EXTM3U\n") || !strings.Contains(got, "#EXTINF:0,\nframe_010.jpg\n#EXT-X-ENDLIST\n") {
+		t.Errorf("imagePlaylist:\n%s", got)
+	}
+	if got := imagePlaylistName(seq); got != "frame.m3u8" {
+		t.Errorf("imagePlaylistName = %q", got)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "frame_004.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imageSequenceFiles(dir, seq, out); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a symlink among the images: %v, want it refused", err)
 	}
 }

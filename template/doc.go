@@ -68,7 +68,10 @@
 //     [MaxOutputs] outputs; either map may be empty.
 //   - output file names are a plain base name of letters, digits, _ and -
 //     with exactly one extension (see [ValidOutputFileName]), and no two
-//     outputs share one.
+//     outputs share one. An output whose alias starts with [SetAliasPrefix]
+//     may instead be an image sequence such as "frame_%03d.jpg" (see
+//     [ValidImageSequenceName]); no other output's name may be one it could
+//     match.
 //   - 1 to [MaxSteps] commands, each at most [MaxCommandBytes] bytes.
 //   - every placeholder is declared, and every declared alias is used by at
 //     least one step. A later step of a chain may read an earlier step's

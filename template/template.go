@@ -94,7 +94,12 @@ func Parse(spec Spec) (*Template, error) {
 			continue
 		}
 		name := spec.OutputFiles[alias]
-		if err := ValidOutputFileName(name); err != nil {
+		if strings.HasPrefix(alias, SetAliasPrefix) && strings.Contains(name, "%") {
+			if err := ValidImageSequenceName(name); err != nil {
+				add(err.Error(), "output_files", alias)
+				continue
+			}
+		} else if err := ValidOutputFileName(name); err != nil {
 			add(err.Error(), "output_files", alias)
 			continue
 		}
@@ -105,6 +110,24 @@ func Parse(spec Spec) (*Template, error) {
 			continue
 		}
 		ownerOfFileName[name] = alias
+	}
+	// An image sequence is every file in the output directory its pattern
+	// matches, so no other output may have a name it could match.
+	for _, alias := range outputs {
+		seq, ok := ParseImageSequence(spec.OutputFiles[alias])
+		if !ok || ownerOfFileName[spec.OutputFiles[alias]] != alias {
+			continue
+		}
+		for _, other := range outputs {
+			name := spec.OutputFiles[other]
+			if other == alias || ownerOfFileName[name] != other {
+				continue
+			}
+			otherSeq, isSeq := ParseImageSequence(name)
+			if (isSeq && other < alias && seq.Overlaps(otherSeq)) || (!isSeq && matches(seq, name)) {
+				add(fmt.Sprintf("the image sequence %q could include files of %s (%q); give the outputs names that do not overlap", spec.OutputFiles[alias], other, name), "output_files", alias)
+			}
+		}
 	}
 
 	field := spec.CommandField
@@ -256,4 +279,9 @@ func (t *Template) Argv(step int, paths map[string]string) ([]string, error) {
 		argv[i] = b.String()
 	}
 	return argv, nil
+}
+
+func matches(seq ImageSequence, name string) bool {
+	_, ok := seq.Match(name)
+	return ok
 }

@@ -14,7 +14,14 @@ import (
 func open(t *testing.T) *postgres.Store {
 	t.Helper()
 	u, _ := pgtest.Schema(t, "")
-	s, err := postgres.Open(t.Context(), u+"&pool_max_conns=4")
+	return openAt(t, u+"&pool_max_conns=4")
+}
+
+// openAt opens a store on the schema u names, closed when t ends: several
+// stores on one schema stand for several engine processes.
+func openAt(t *testing.T, u string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), u)
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}

@@ -33,6 +33,21 @@ func TestQueueConformance(t *testing.T) {
 	}, queuetest.Options{FIFO: true})
 }
 
+// popSoon starts a Pop on q and gives it a moment to wait; the channel
+// gets the id it pops, or "error: …".
+func popSoon(t *testing.T, q *postgres.Queue) <-chan string {
+	popped := make(chan string, 1)
+	go func() {
+		id, err := q.Pop(t.Context())
+		if err != nil {
+			id = "error: " + err.Error()
+		}
+		popped <- id
+	}()
+	time.Sleep(50 * time.Millisecond) // let Pop wait
+	return popped
+}
+
 func newCommand(accountID string) *store.Command {
 	now := time.Now()
 	return &store.Command{
@@ -46,31 +61,15 @@ func newCommand(accountID string) *store.Command {
 // insert fails is not queued.
 func TestCreateCommandQueuesIt(t *testing.T) {
 	u, _ := pgtest.Schema(t, "")
-	api, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	worker, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer worker.Close()
+	api := openAt(t, u)
+	worker := openAt(t, u)
 	openQueue(t, api, postgres.QueueOptions{})
 	wq := openQueue(t, worker, postgres.QueueOptions{PollInterval: time.Hour}) // woken by NOTIFY only
 	a, err := api.EnsureAccount(t.Context(), "acct", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	popped := make(chan string, 1)
-	go func() {
-		id, err := wq.Pop(t.Context())
-		if err != nil {
-			popped <- "error: " + err.Error()
-		}
-		popped <- id
-	}()
-	time.Sleep(50 * time.Millisecond) // let Pop wait
+	popped := popSoon(t, wq)
 	c := newCommand(a.ID)
 	if err := api.CreateCommand(t.Context(), c); err != nil {
 		t.Fatal(err)
@@ -99,31 +98,15 @@ func TestCreateCommandQueuesIt(t *testing.T) {
 // batch in the order they were created; a refused batch queues nothing.
 func TestCreateCommandsQueuesThem(t *testing.T) {
 	u, _ := pgtest.Schema(t, "")
-	api, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	worker, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer worker.Close()
+	api := openAt(t, u)
+	worker := openAt(t, u)
 	openQueue(t, api, postgres.QueueOptions{})
 	wq := openQueue(t, worker, postgres.QueueOptions{PollInterval: time.Hour}) // woken by NOTIFY only
 	a, err := api.EnsureAccount(t.Context(), "acct", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	popped := make(chan string, 1)
-	go func() {
-		id, err := wq.Pop(t.Context())
-		if err != nil {
-			id = "error: " + err.Error()
-		}
-		popped <- id
-	}()
-	time.Sleep(50 * time.Millisecond) // let Pop wait
+	popped := popSoon(t, wq)
 	batch := []*store.Command{newCommand(a.ID), newCommand(a.ID), newCommand(a.ID)}
 	for i, c := range batch {
 		c.CreatedAt = c.CreatedAt.Add(time.Duration(i) * time.Millisecond)
@@ -216,11 +199,7 @@ func TestQueuePollsWhenNoNotificationComes(t *testing.T) {
 func TestQueueListenerReconnects(t *testing.T) {
 	app := "ortest-listen-" + uuid.NewString()[:8]
 	u, _ := pgtest.Schema(t, app)
-	s, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, u)
 	q := openQueue(t, s, postgres.QueueOptions{PollInterval: time.Hour})
 	waitListening(t, s, app)
 	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity

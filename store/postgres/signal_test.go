@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/openrender/openrender/internal/pgtest"
-	"github.com/openrender/openrender/store/postgres"
 )
 
 // A change published by one process reaches a subscriber in another at
@@ -14,16 +13,8 @@ import (
 // database don't hear it.
 func TestSignalCrossesProcesses(t *testing.T) {
 	u, _ := pgtest.Schema(t, "")
-	publisher, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer publisher.Close()
-	subscriber, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer subscriber.Close()
+	publisher := openAt(t, u)
+	subscriber := openAt(t, u)
 	other := open(t) // another schema
 
 	ctx, cancel := context.WithCancel(t.Context())

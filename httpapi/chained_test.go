@@ -147,11 +147,8 @@ func TestHLSOutput(t *testing.T) {
 		"ffmpeg_command": "-i {{in_video}} -c:v libx264 -preset veryfast -g 30 -c:a aac -f hls -hls_time 1 " +
 			"-hls_playlist_type vod {{out_playlist_hls}}",
 	}
-	var created api.CommandID
-	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &created); code != 200 {
-		t.Fatalf("submit: %d", code)
-	}
-	obj := s.poll(t, created.CommandID, 120*time.Second)
+	obj := s.runToEnd(t, body)
+	id, _ := obj["command_id"].(string)
 	if obj["status"] != "SUCCESS" {
 		t.Fatalf("HLS command %v: %v", obj["status"], obj["error_message"])
 	}
@@ -200,14 +197,14 @@ func TestHLSOutput(t *testing.T) {
 
 	// Deleting the command's files deletes every segment too.
 	var del map[string]any
-	s.call(t, "DELETE", "/api/v1/commands/"+created.CommandID+"/files", s.Key, nil, &del)
+	s.call(t, "DELETE", "/api/v1/commands/"+id+"/files", s.Key, nil, &del)
 	for _, seg := range append(segments, "stream.m3u8") {
 		ref, _ := url.Parse(seg)
 		if resp, _ := getURL(t, base.ResolveReference(ref).String()); resp.StatusCode != 404 {
 			t.Errorf("%s after delete: %d, want 404", seg, resp.StatusCode)
 		}
 	}
-	files, _ := s.Store.CommandFiles(context.Background(), created.CommandID)
+	files, _ := s.Store.CommandFiles(context.Background(), id)
 	if len(files) != 1 || !files[0].IsDeleted || files[0].Status != store.FileStored {
 		t.Errorf("the set's record after delete: %+v", files)
 	}

@@ -95,6 +95,17 @@ func (s *server) call(t *testing.T, method, path, key string, body any, out any)
 	return resp.StatusCode
 }
 
+// runToEnd submits body to run-ffmpeg-command and polls the command until
+// it finishes (two minutes at most), returning its final object.
+func (s *server) runToEnd(t *testing.T, body map[string]any) map[string]any {
+	t.Helper()
+	var created api.CommandID
+	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &created); code != 200 {
+		t.Fatalf("submit: %d", code)
+	}
+	return s.poll(t, created.CommandID, 120*time.Second)
+}
+
 func (s *server) poll(t *testing.T, id string, timeout time.Duration) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openrender/openrender/api"
 	"github.com/openrender/openrender/internal/testutil"
@@ -26,11 +25,8 @@ func TestImageSequenceOutput(t *testing.T) {
 		"output_files":   map[string]any{"out_playlist_frames": "frame_%03d.jpg"},
 		"ffmpeg_command": "-i {{in_video}} -vf fps=2 {{out_playlist_frames}}",
 	}
-	var created api.CommandID
-	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &created); code != 200 {
-		t.Fatalf("submit: %d", code)
-	}
-	obj := s.poll(t, created.CommandID, 120*time.Second)
+	obj := s.runToEnd(t, body)
+	id, _ := obj["command_id"].(string)
 	if obj["status"] != "SUCCESS" {
 		t.Fatalf("image sequence command %v: %v", obj["status"], obj["error_message"])
 	}
@@ -79,14 +75,14 @@ func TestImageSequenceOutput(t *testing.T) {
 	}
 
 	var del map[string]any
-	s.call(t, "DELETE", "/api/v1/commands/"+created.CommandID+"/files", s.Key, nil, &del)
+	s.call(t, "DELETE", "/api/v1/commands/"+id+"/files", s.Key, nil, &del)
 	for _, name := range append(images, "frame.m3u8") {
 		ref, _ := url.Parse(name)
 		if resp, _ := getURL(t, base.ResolveReference(ref).String()); resp.StatusCode != 404 {
 			t.Errorf("%s after delete: %d, want 404", name, resp.StatusCode)
 		}
 	}
-	files, _ := s.Store.CommandFiles(context.Background(), created.CommandID)
+	files, _ := s.Store.CommandFiles(context.Background(), id)
 	if len(files) != 1 || !files[0].IsDeleted {
 		t.Errorf("the set's record after delete: %+v", files)
 	}
@@ -104,15 +100,12 @@ func TestImageSequenceOutputMissing(t *testing.T) {
 		"output_files":   map[string]any{"out_playlist_frames": "frame_%03d.jpg"},
 		"ffmpeg_command": "-i {{in_video}} -update 1 -frames:v 1 {{out_playlist_frames}}",
 	}
-	var created api.CommandID
-	if code := s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, body, &created); code != 200 {
-		t.Fatalf("submit: %d", code)
-	}
-	obj := s.poll(t, created.CommandID, 120*time.Second)
+	obj := s.runToEnd(t, body)
+	id, _ := obj["command_id"].(string)
 	if obj["status"] != "FAILED" || obj["error_status"] != "OUTPUT_MISSING" {
 		t.Fatalf("a command writing no image: %v %v %v", obj["status"], obj["error_status"], obj["error_message"])
 	}
-	files, _ := s.Store.CommandFiles(context.Background(), created.CommandID)
+	files, _ := s.Store.CommandFiles(context.Background(), id)
 	for _, f := range files {
 		if f.Status == store.FileStored && !f.IsDeleted {
 			t.Errorf("a failed image sequence left a stored file: %+v", f)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/internal/testutil"
 )
 
@@ -81,8 +83,36 @@ func TestCommandEventStream(t *testing.T) {
 	}, &sub); code != 200 {
 		t.Fatalf("submit: %d", code)
 	}
-	req, _ := http.NewRequest("GET", s.URL+"/api/v1/commands/"+sub.CommandID+"/events", nil)
-	req.Header.Set("X-API-KEY", s.Key)
+	statuses, progress := readEventStream(t, s.URL, s.Key, sub.CommandID)
+	checkEventStream(t, statuses, progress)
+}
+
+// A live event stream served by an engine process that runs no commands
+// follows a command that another engine process, sharing the store, runs:
+// PROCESSING, rising progress, SUCCESS, then the end of the stream.
+func TestCommandEventStreamThroughAnotherProcess(t *testing.T) {
+	in := testutil.MakeClip(t, mediaDir, "in6.mp4", testutil.Clip{Seconds: 6, Size: "160x120", Rate: 10})
+	files := testutil.ServeDir(t, filepath.Dir(in))
+	apiNode := newServer(t, testutil.EnvOptions{NoStart: true}) // serves HTTP, runs nothing
+	worker := testutil.NewEnv(t, testutil.EnvOptions{Dir: apiNode.Dir})
+	cmd, err := worker.Engine.Submit(context.Background(), worker.Account.ID, engine.SubmitRequest{
+		InputFiles:    map[string]string{"in_video": files.URL + "/in6.mp4"},
+		OutputFiles:   map[string]string{"out_video": "out.mp4"},
+		FFmpegCommand: "-re -i {{in_video}} -c:v libx264 -preset ultrafast {{out_video}}",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses, progress := readEventStream(t, apiNode.URL, apiNode.Key, cmd.ID)
+	checkEventStream(t, statuses, progress)
+}
+
+// readEventStream reads a command's event stream to its end and returns
+// the statuses of its status events and every progress value it carried.
+func readEventStream(t *testing.T, base, key, id string) (statuses []string, progress []float64) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/commands/"+id+"/events", nil)
+	req.Header.Set("X-API-KEY", key)
 	req.Header.Set("Accept", "text/event-stream")
 	client := &http.Client{Timeout: 90 * time.Second}
 	resp, err := client.Do(req)
@@ -93,8 +123,6 @@ func TestCommandEventStream(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var statuses []string
-	var progress []float64
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	event := ""
@@ -119,6 +147,13 @@ func TestCommandEventStream(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatalf("reading the stream: %v", err)
 	}
+	return statuses, progress
+}
+
+// checkEventStream: PROCESSING was seen, SUCCESS came last, and progress
+// came several times and never went back.
+func checkEventStream(t *testing.T, statuses []string, progress []float64) {
+	t.Helper()
 	if len(statuses) == 0 || statuses[len(statuses)-1] != "SUCCESS" {
 		t.Fatalf("status events %v, want SUCCESS last", statuses)
 	}

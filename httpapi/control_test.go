@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,21 +286,45 @@ func TestOperationsEndpoints(t *testing.T) {
 			}
 		}
 	}
-	// One request to count.
+	// One request to count, whose webhook is delivered at the first attempt.
+	delivered := make(chan struct{}, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case delivered <- struct{}{}:
+		default:
+		}
+	}))
+	defer receiver.Close()
 	var sub api.CommandID
 	s.call(t, "POST", "/api/v1/run-ffmpeg-command", s.Key, map[string]any{
 		"output_files":   map[string]string{"out_video": "out.mp4"},
 		"ffmpeg_command": "-f lavfi -i testsrc=duration=0.5:size=160x120:rate=10 {{out_video}}",
+		"webhook_url":    receiver.URL,
 	}, &sub)
 	s.Wait(t, sub.CommandID, 60*time.Second)
 	s.call(t, "GET", "/api/v1/commands/"+sub.CommandID, s.Key, nil, nil)
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case <-delivered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the webhook never arrived")
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := string(b)
+	// The attempt is counted once the sender records it, just after the
+	// receiver answered.
+	var m string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m = string(b)
+		if strings.Contains(m, `openrender_webhook_attempts_total{outcome="success"} 1`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, want := range []string{
 		`openrender_http_requests_total{code="200",method="GET",route="/api/v1/commands/{id}"} 1`,
 		`openrender_http_requests_total{code="200",method="POST",route="/api/v1/run-ffmpeg-command"} 1`,
@@ -307,7 +332,9 @@ func TestOperationsEndpoints(t *testing.T) {
 		`openrender_commands{status="QUEUED"} 0`,
 		`openrender_queue_depth 0`,
 		`openrender_ffmpeg_seconds_count 1`,
-		`# TYPE openrender_webhook_attempts_total counter`,
+		`openrender_webhook_attempts_total{outcome="success"} 1`,
+		`openrender_webhook_attempts_total{outcome="retry"} 0`,
+		`openrender_webhook_attempts_total{outcome="failed"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(m, want) {

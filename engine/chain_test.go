@@ -152,3 +152,27 @@ func slicesRepeat(s string, n int) []string {
 	}
 	return out
 }
+
+// A chain's ffmpeg_command_run_seconds is the sum of its steps: two steps
+// that each read one second of input in real time (-re) run at least two
+// seconds of ffmpeg between them, and never more than the whole command.
+func TestChainRunSecondsAreTheSumOfTheSteps(t *testing.T) {
+	testutil.RequireFFmpeg(t)
+	env := testutil.NewEnv(t, testutil.EnvOptions{})
+	step := "-re -f lavfi -i testsrc=duration=1:size=160x120:rate=10 -c:v libx264 -preset ultrafast "
+	cmd, err := env.Engine.SubmitChained(context.Background(), env.Account.ID, engine.SubmitRequest{
+		OutputFiles:    map[string]string{"out_a": "a.mp4", "out_b": "b.mp4"},
+		FFmpegCommands: []string{step + "{{out_a}}", step + "{{out_b}}"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := env.Wait(t, cmd.ID, 60*time.Second)
+	if got.Status != store.StatusSuccess {
+		t.Fatalf("chain %s: %s", got.Status, got.ErrorMessage)
+	}
+	run, total := *got.FFmpegRunSeconds, *got.TotalProcessingSeconds
+	if run < 2 || run > total {
+		t.Errorf("ffmpeg_command_run_seconds = %.3f (total %.3f); want the two steps' sum, at least 2 s and at most the total", run, total)
+	}
+}

@@ -313,3 +313,59 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A chain's progress runs across its steps: each counts for an equal share,
+// so it is under 50 during the first of two steps and over 50 during the
+// second, never goes back, and is written at most about once a second.
+func TestChainProgressAcrossSteps(t *testing.T) {
+	in := testutil.MakeClip(t, mediaDir, "in4.mp4", testutil.Clip{Seconds: 4, Size: "160x120", Rate: 10})
+	files := testutil.ServeDir(t, filepath.Dir(in))
+	env := testutil.NewEnv(t, testutil.EnvOptions{})
+	step := "-re -i {{in_video}} -c:v libx264 -preset ultrafast "
+	cmd, err := env.Engine.SubmitChained(context.Background(), env.Account.ID, engine.SubmitRequest{
+		InputFiles:     map[string]string{"in_video": files.URL + "/in4.mp4"},
+		OutputFiles:    map[string]string{"out_a": "a.mp4", "out_b": "b.mp4"},
+		FFmpegCommands: []string{step + "{{out_a}}", step + "{{out_b}}"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sample struct {
+		at       time.Time
+		progress float64
+	}
+	var samples []sample
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	err = env.Engine.Watch(ctx, env.Account.ID, cmd.ID, func(c *engine.CommandInfo) error {
+		if c.Status == store.StatusProcessing && c.Progress != nil &&
+			(len(samples) == 0 || samples[len(samples)-1].progress != c.Progress.Percent) {
+			samples = append(samples, sample{time.Now(), c.Progress.Percent})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	var firstHalf, secondHalf bool
+	for i, s := range samples {
+		firstHalf = firstHalf || (s.progress > 0 && s.progress < 50)
+		secondHalf = secondHalf || (s.progress > 50 && s.progress < 100)
+		if i == 0 {
+			continue
+		}
+		if s.progress < samples[i-1].progress {
+			t.Errorf("progress went back: %v then %v", samples[i-1].progress, s.progress)
+		}
+		// A step's end (50) and the run's (100) are written at once;
+		// other writes come at most once a second (a little less, for the
+		// watcher's wake-up jitter).
+		boundary := s.progress == 50 || s.progress == 100 || samples[i-1].progress == 50
+		if gap := s.at.Sub(samples[i-1].at); gap < 800*time.Millisecond && !boundary {
+			t.Errorf("progress written %v after the previous write (%v then %v); want at most once a second", gap, samples[i-1].progress, s.progress)
+		}
+	}
+	if !firstHalf || !secondHalf {
+		t.Errorf("progress samples %v: want values under 50 in step 1 and over 50 in step 2", samples)
+	}
+}

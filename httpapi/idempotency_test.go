@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/openrender/openrender/api"
 	"github.com/openrender/openrender/internal/testutil"
+	"github.com/openrender/openrender/store"
 )
 
 // A request whose body was cut short (the client's connection failed while
@@ -71,5 +74,65 @@ func TestIdempotencyKeysPerAccount(t *testing.T) {
 	// The second account can't see the first's command either.
 	if code := s2.call(t, "GET", "/api/v1/commands/"+id1.CommandID, s2.Key, nil, nil); code != 404 {
 		t.Errorf("the other account's command: %d, want 404", code)
+	}
+}
+
+// The key works on every POST that creates something, not only single
+// commands: a repeat of a chain, a batch, a preset, a preset execution or a
+// stored-file request replays the first answer and creates nothing more.
+func TestIdempotencyOnEveryCreatingPost(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true}) // nothing runs: only records count
+	one := map[string]any{
+		"output_files":   map[string]string{"out_video": "out.mp4"},
+		"ffmpeg_command": "-f lavfi -i testsrc=duration=1:size=160x120:rate=10 {{out_video}}",
+	}
+	var preset map[string]any
+	if code := s.call(t, "POST", "/api/v1/presets", s.Key, map[string]any{
+		"name": "p", "ffmpeg_command": "-i {{in_video}} -t 1 {{out_video}}",
+		"input_file_keys": []string{"in_video"}, "output_file_definitions": map[string]string{"out_video": "p.mp4"},
+	}, &preset); code != 201 {
+		t.Fatalf("create preset: %d", code)
+	}
+	cases := []struct {
+		path string
+		body any
+	}{
+		{"/api/v1/run-chained-ffmpeg-commands", map[string]any{
+			"output_files": map[string]string{"out_video": "out.mp4"}, "ffmpeg_commands": []string{one["ffmpeg_command"].(string)}}},
+		{"/api/v1/run-multiple-ffmpeg-commands", map[string]any{"commands": []any{one, one}}},
+		{"/api/v1/presets", map[string]any{
+			"name": "q", "ffmpeg_command": "-i {{in_video}} -t 1 {{out_video}}",
+			"input_file_keys": []string{"in_video"}, "output_file_definitions": map[string]string{"out_video": "q.mp4"}}},
+		{"/api/v1/presets/" + preset["preset_id"].(string) + "/execute", map[string]any{
+			"input_files": map[string]string{"in_video": "http://127.0.0.1:9/in.mp4"}}},
+		{"/api/v1/files/store-file", map[string]any{"file_url": "http://127.0.0.1:9/in.mp4"}},
+	}
+	for i, c := range cases {
+		body, _ := json.Marshal(c.body)
+		hdr := map[string]string{"Idempotency-Key": fmt.Sprintf("every-post-%d", i)}
+		code1, _, first := post(t, s, c.path, hdr, body)
+		if code1 >= 300 {
+			t.Errorf("%s: first answer %d %s", c.path, code1, first)
+			continue
+		}
+		code2, h2, second := post(t, s, c.path, hdr, body)
+		if code2 != code1 || !bytes.Equal(first, second) || h2.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("%s: repeat answered %d %s (replayed %q); want the first answer %d %s", c.path, code2, second, h2.Get("Idempotent-Replayed"), code1, first)
+		}
+	}
+	// Created once each: 1 (chain) + 2 (batch) + 1 (execute) commands, 2 presets.
+	cmds, err := s.Store.ListCommands(context.Background(), store.CommandQuery{AccountID: s.Account.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 4 {
+		t.Errorf("%d commands exist; want 4 (each creating POST once)", len(cmds))
+	}
+	presets, err := s.Store.ListPresets(context.Background(), store.PresetQuery{AccountID: s.Account.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(presets) != 2 {
+		t.Errorf("%d presets exist; want 2", len(presets))
 	}
 }

@@ -345,3 +345,26 @@ func TestOperationsEndpoints(t *testing.T) {
 		t.Log(m)
 	}
 }
+
+// Commands waiting for a worker show in the queue depth and in the
+// commands-by-status gauge.
+func TestMetricsCountWaitingCommands(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true}) // no workers: submitted commands wait
+	for range 2 {
+		body, _ := json.Marshal(slowCommand())
+		if code, _, b := post(t, s, "/api/v1/run-ffmpeg-command", nil, body); code != 200 {
+			t.Fatalf("submit: %d %s", code, b)
+		}
+	}
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"openrender_queue_depth 2", `openrender_commands{status="QUEUED"} 2`, `openrender_commands{status="PROCESSING"} 0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

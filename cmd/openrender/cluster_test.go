@@ -277,8 +277,9 @@ func TestPostgresConnectionsKilledDuringARun(t *testing.T) {
 // TestCancelReachesAnotherNode: a command submitted to and cancelled
 // through an API node stops on the worker node that runs it. The worker
 // hears of the cancel by NOTIFY (store/postgres Signal), so it stops ffmpeg
-// at once rather than at its next once-a-second check; the bound below is
-// loose because the machine may be loaded, and the latency is logged.
+// at once rather than at its next once-a-second check. The bound is the
+// issue's: a second from the cancel to the command finished (which
+// includes ffmpeg stopped); the latency is logged.
 func TestCancelReachesAnotherNode(t *testing.T) {
 	t.Parallel()
 	dbURL, _ := pgtest.Schema(t, "")
@@ -309,7 +310,9 @@ func TestCancelReachesAnotherNode(t *testing.T) {
 	if c.Status != store.StatusFailed || c.ErrorStatus != "CANCELLED" {
 		t.Fatalf("cancelled command ended %s %s: %s", c.Status, c.ErrorStatus, c.ErrorMessage)
 	}
-	if took > 3*time.Second {
-		t.Errorf("the worker stopped the command %v after the cancel; want well under a second", took)
+	// The bound: ffmpeg stopped within a second, even on another
+	// process (by NOTIFY it takes milliseconds).
+	if took > time.Second {
+		t.Errorf("the worker stopped the command %v after the cancel; want within a second", took)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openrender/openrender/api"
+	"github.com/openrender/openrender/engine"
 	"github.com/openrender/openrender/internal/testutil"
 	"github.com/openrender/openrender/store"
 )
@@ -134,5 +136,35 @@ func TestIdempotencyOnEveryCreatingPost(t *testing.T) {
 	}
 	if len(presets) != 2 {
 		t.Errorf("%d presets exist; want 2", len(presets))
+	}
+}
+
+// A key holds for 24 hours (engine.DefaultIdempotencyTTL): within them the
+// same request replays the first answer; after them it is a new request.
+func TestIdempotencyKeyExpiresAfter24Hours(t *testing.T) {
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := newServer(t, testutil.EnvOptions{NoStart: true, Config: engine.Config{Now: clock.Now}})
+	body, _ := json.Marshal(map[string]any{
+		"output_files":   map[string]string{"out_video": "out.mp4"},
+		"ffmpeg_command": "-f lavfi -i testsrc=duration=1:size=160x120:rate=10 {{out_video}}",
+	})
+	hdr := map[string]string{"Idempotency-Key": "daily"}
+	submit := func() string {
+		t.Helper()
+		code, _, b := post(t, s, "/api/v1/run-ffmpeg-command", hdr, body)
+		var out api.CommandID
+		if code != 200 || json.Unmarshal(b, &out) != nil || out.CommandID == "" {
+			t.Fatalf("submit: %d %s", code, b)
+		}
+		return out.CommandID
+	}
+	first := submit()
+	clock.Add(23 * time.Hour)
+	if again := submit(); again != first {
+		t.Errorf("23 h later the key gave a new command %s; want the first, %s", again, first)
+	}
+	clock.Add(2 * time.Hour)
+	if later := submit(); later == first {
+		t.Errorf("25 h later the key still replays %s; want a new command", first)
 	}
 }

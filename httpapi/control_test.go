@@ -368,3 +368,30 @@ func TestMetricsCountWaitingCommands(t *testing.T) {
 		}
 	}
 }
+
+// /readyz answers 503 and names the check that fails when the store can't
+// be used, while /healthz (liveness) still answers 200.
+func TestReadyzNamesAFailingCheck(t *testing.T) {
+	s := newServer(t, testutil.EnvOptions{NoStart: true})
+	s.Store.Close() // the state store is gone
+	resp, err := http.Get(s.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Status string `json:"status"`
+		Checks map[string]struct {
+			OK bool `json:"ok"`
+		} `json:"checks"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Checks["store"].OK || !body.Checks["storage"].OK {
+		t.Errorf("/readyz with the store closed: %d %+v; want 503 with the store check failing", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(s.URL + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz with the store closed: %v %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
